@@ -1,0 +1,354 @@
+"""The production store: asyncpg with a connection pool, prepared statements, few round trips.
+
+Concurrency: every money call first locks its player's account rows (SELECT ... FOR UPDATE),
+so calls of one player run one at a time and calls of different players share no lock.
+House accounts are never updated per call (no hot row). Races that the lock cannot see are
+caught by the database and turned into WriteConflict, upon which the service retries:
+a transaction id taken meanwhile (unique key), a round changed since it was read (version).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import asyncpg
+import orjson
+
+from croupier.adapters.db.rows import (
+    balance_deltas,
+    hold_from_row,
+    round_from_row,
+    tx_from_row,
+    wallet_from_rows,
+)
+from croupier.domain.errors import StorageUnavailable
+from croupier.domain.ledger import PLAYER_ACCOUNT_TYPES, AccountType
+from croupier.services.ports import (
+    HoldState,
+    PlayerWallet,
+    RoundState,
+    StoredTx,
+    Write,
+    WriteConflict,
+)
+
+WALLET_SQL = """
+SELECT p.status, p.currency, a.type, a.id, a.balance
+FROM players p JOIN accounts a ON a.owner = p.id AND a.currency = p.currency
+WHERE p.id = $1 AND a.type IN ('player_cash', 'player_bonus', 'player_held')
+"""
+LOCK_WALLET_SQL = WALLET_SQL + " ORDER BY a.id FOR UPDATE OF a"
+TX_COLUMNS = (
+    "id, scope, reference, kind, status, player_id, round_ref, ref_tx, amount, currency, "
+    "fingerprint, result, entry_id"
+)
+FIND_TX_SQL = f"SELECT {TX_COLUMNS} FROM wallet_transactions WHERE scope = $1 AND reference = $2"  # noqa: S608
+FIND_ROLLBACK_SQL = (
+    f"SELECT {TX_COLUMNS} FROM wallet_transactions "  # noqa: S608
+    "WHERE scope = $1 AND ref_tx = $2 AND kind = 'rollback'"
+)
+ROUND_COLUMNS = (
+    "scope, round_ref, player_id, currency, game_code, status, cash_staked, bonus_staked, "
+    "bets_live, bets_rolled_back, win_count, win_total, version"
+)
+FIND_ROUND_SQL = f"SELECT {ROUND_COLUMNS} FROM rounds WHERE scope = $1 AND round_ref = $2"  # noqa: S608
+
+# One statement for everything a money call writes: the round (guarded by its version), the
+# journal entry, its postings, the cached player balances and the idempotency record. If the
+# round guard fails nothing is written and no row comes back: the service retries.
+WRITE_SQL = """
+WITH r AS (
+    INSERT INTO rounds AS r0 (scope, round_ref, player_id, currency, game_code, status,
+        cash_staked, bonus_staked, bets_live, bets_rolled_back, win_count, win_total,
+        version, opened_at, closed_at)
+    SELECT $1::text, $2::text, $3::text, $4::text, $5::text,
+        CASE WHEN $12::bool THEN 'closed' ELSE 'open' END,
+        $6::bigint, $7::bigint, $8::int, $9::int, $10::int, $11::bigint, 1, $14::timestamptz,
+        CASE WHEN $12::bool THEN $14::timestamptz END
+    WHERE $1::text IS NOT NULL
+    ON CONFLICT (scope, round_ref) DO UPDATE SET
+        cash_staked = r0.cash_staked + EXCLUDED.cash_staked,
+        bonus_staked = r0.bonus_staked + EXCLUDED.bonus_staked,
+        bets_live = r0.bets_live + EXCLUDED.bets_live,
+        bets_rolled_back = r0.bets_rolled_back + EXCLUDED.bets_rolled_back,
+        win_count = r0.win_count + EXCLUDED.win_count,
+        win_total = r0.win_total + EXCLUDED.win_total,
+        status = CASE WHEN $12::bool THEN 'closed' ELSE r0.status END,
+        closed_at = CASE WHEN $12::bool THEN $14::timestamptz ELSE r0.closed_at END,
+        version = r0.version + 1
+    WHERE r0.version = $13::int
+    RETURNING 1
+), go AS (
+    SELECT 1 WHERE $1::text IS NULL OR EXISTS (SELECT 1 FROM r)
+), e AS (
+    INSERT INTO journal_entries (kind, created_at, reverses_entry_id)
+    SELECT $15::text, $14::timestamptz, $16::bigint FROM go WHERE $15::text IS NOT NULL
+    RETURNING id
+), p AS (
+    INSERT INTO postings (entry_id, account_id, currency, amount)
+    SELECT e.id, x.a, $17::text, x.m FROM e, unnest($18::bigint[], $19::bigint[]) AS x(a, m)
+), u AS (
+    UPDATE accounts SET balance = accounts.balance + x.m
+    FROM unnest($20::bigint[], $21::bigint[]) AS x(a, m)
+    WHERE accounts.id = x.a AND accounts.balance IS NOT NULL AND EXISTS (SELECT 1 FROM go)
+)
+INSERT INTO wallet_transactions (scope, reference, kind, status, player_id, round_ref, ref_tx,
+    amount, currency, fingerprint, result, entry_id, created_at)
+SELECT $22::text, $23::text, $24::text, $25::text, $26::text, $27::text, $28::text,
+    $29::bigint, $30::text, $31::text, $32::text, (SELECT id FROM e), $14::timestamptz
+FROM go
+RETURNING id, entry_id
+"""
+
+INSERT_TX_SQL = """
+INSERT INTO wallet_transactions (scope, reference, kind, status, player_id, round_ref, ref_tx,
+    amount, currency, fingerprint, result, entry_id, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)
+"""
+
+# Errors that mean "another writer won": retry the whole unit of work.
+_CONFLICTS = (
+    asyncpg.UniqueViolationError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+)
+
+
+class PostgresTransaction:
+    def __init__(
+        self, conn: asyncpg.Connection, house_cache: dict[tuple[str, str, str], int]
+    ) -> None:
+        self._conn = conn
+        self._house = house_cache
+        self.new_house: list[tuple[str, str, str]] = []
+
+    async def lock_wallet(self, player_id: str) -> PlayerWallet | None:
+        rows = await self._conn.fetch(LOCK_WALLET_SQL, player_id)
+        return wallet_from_rows(player_id, [tuple(r) for r in rows])
+
+    async def find_tx(self, scope: str, reference: str) -> StoredTx | None:
+        row = await self._conn.fetchrow(FIND_TX_SQL, scope, reference)
+        return tx_from_row(tuple(row)) if row else None
+
+    async def find_rollback_of(self, scope: str, bet_ref: str) -> StoredTx | None:
+        row = await self._conn.fetchrow(FIND_ROLLBACK_SQL, scope, bet_ref)
+        return tx_from_row(tuple(row)) if row else None
+
+    async def find_round(self, scope: str, round_ref: str) -> RoundState | None:
+        row = await self._conn.fetchrow(FIND_ROUND_SQL, scope, round_ref)
+        return round_from_row(tuple(row)) if row else None
+
+    async def lock_hold(self, reference: str) -> HoldState | None:
+        row = await self._conn.fetchrow(
+            "SELECT id, reference, player_id, currency, amount, posted_amount, status, "
+            "destination_account_id, expires_at, result FROM holds WHERE reference = $1 "
+            "FOR UPDATE",
+            reference,
+        )
+        return hold_from_row(tuple(row), row["expires_at"]) if row else None
+
+    async def expired_holds(self, now: datetime, limit: int) -> Sequence[tuple[str, str]]:
+        rows = await self._conn.fetch(
+            "SELECT reference, player_id FROM holds WHERE status = 'pending' "
+            "AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
+            now,
+            limit,
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    async def house_account(self, account_type: AccountType, owner: str, currency: str) -> int:
+        key = (account_type.value, owner, currency)
+        if key not in self._house:
+            # Created in its own short transaction (autonomous of this one would need a second
+            # connection); ON CONFLICT makes concurrent first uses converge on one row.
+            account_id = await self._conn.fetchval(
+                "WITH ins AS (INSERT INTO accounts (type, owner, currency, created_at) "
+                "VALUES ($1, $2, $3, now()) ON CONFLICT DO NOTHING RETURNING id) "
+                "SELECT id FROM ins UNION ALL SELECT id FROM accounts "
+                "WHERE type = $1 AND owner = $2 AND currency = $3 LIMIT 1",
+                *key,
+            )
+            if account_id is None:  # inserted concurrently and not yet visible: retry
+                raise WriteConflict
+            self._house[key] = int(account_id)
+            self.new_house.append(key)
+        return self._house[key]
+
+    async def write(self, write: Write, *, now: datetime) -> tuple[int | None, int | None]:
+        try:
+            return await self._write(write, now)
+        except _CONFLICTS as exc:
+            raise WriteConflict from exc
+
+    async def _write(self, write: Write, now: datetime) -> tuple[int | None, int | None]:
+        conn = self._conn
+        tx_id = entry_id = None
+        if write.tx is not None:
+            change, entry, rec = write.round, write.entry, write.tx
+            deltas = balance_deltas(entry) if entry else {}
+            row = await conn.fetchrow(
+                WRITE_SQL,
+                change.scope if change else None,
+                change.round_ref if change else None,
+                change.player_id if change else None,
+                change.currency if change else None,
+                change.game_code if change else None,
+                change.cash_staked if change else 0,
+                change.bonus_staked if change else 0,
+                change.bets_live if change else 0,
+                change.bets_rolled_back if change else 0,
+                change.win_count if change else 0,
+                change.win_total if change else 0,
+                change.close if change else False,
+                change.expected_version if change else 0,
+                now,
+                entry.kind.value if entry else None,
+                entry.reverses_entry_id if entry else None,
+                entry.postings[0].currency if entry else None,
+                [p.account_id for p in entry.postings] if entry else [],
+                [p.amount for p in entry.postings] if entry else [],
+                list(deltas),
+                list(deltas.values()),
+                rec.scope,
+                rec.reference,
+                rec.kind.value,
+                rec.status.value,
+                rec.player_id,
+                rec.round_ref,
+                rec.ref_tx,
+                rec.amount,
+                rec.currency,
+                rec.fingerprint,
+                orjson.dumps(rec.result).decode(),
+            )
+            if row is None:
+                raise WriteConflict
+            tx_id, entry_id = row[0], row[1]
+        elif write.entry is not None:
+            entry_id = await self._insert_entry(write, now)
+        if (stone := write.tombstone) is not None:
+            await conn.execute(
+                INSERT_TX_SQL,
+                stone.scope, stone.reference, stone.kind.value, stone.status.value,
+                stone.player_id, stone.round_ref, stone.ref_tx, stone.amount, stone.currency,
+                stone.fingerprint, orjson.dumps(stone.result).decode(), now,
+            )  # fmt: skip
+        if (hold := write.new_hold) is not None:
+            await conn.execute(
+                "INSERT INTO holds (reference, player_id, currency, amount, posted_amount, "
+                "status, destination_account_id, result, created_at, expires_at) "
+                "VALUES ($1, $2, $3, $4, 0, 'pending', $5, '{}', $6, $7)",
+                hold.reference, hold.player_id, hold.currency, hold.amount,
+                hold.destination_account, now, hold.expires_at,
+            )  # fmt: skip
+        if (res := write.hold_resolution) is not None:
+            status = await conn.execute(
+                "UPDATE holds SET status = $1, posted_amount = $2, result = $3, resolved_at = $4 "
+                "WHERE id = $5 AND status = 'pending'",
+                res.status, res.posted_amount, orjson.dumps(res.result).decode(), now,
+                res.hold_id,
+            )  # fmt: skip
+            if status != "UPDATE 1":
+                raise WriteConflict
+        return tx_id, entry_id
+
+    async def _insert_entry(self, write: Write, now: datetime) -> int:
+        """An entry with no idempotency record of its own (hold post, void, expiry)."""
+        entry = write.entry
+        assert entry is not None  # noqa: S101
+        entry_id = await self._conn.fetchval(
+            "INSERT INTO journal_entries (kind, created_at, reverses_entry_id) "
+            "VALUES ($1, $2, $3) RETURNING id",
+            entry.kind.value,
+            now,
+            entry.reverses_entry_id,
+        )
+        await self._conn.executemany(
+            "INSERT INTO postings (entry_id, account_id, currency, amount) VALUES ($1, $2, $3, $4)",
+            [(entry_id, p.account_id, p.currency, p.amount) for p in entry.postings],
+        )
+        await self._conn.executemany(
+            "UPDATE accounts SET balance = balance + $1 WHERE id = $2 AND balance IS NOT NULL",
+            [(delta, account) for account, delta in balance_deltas(entry).items()],
+        )
+        return int(entry_id)
+
+    async def create_wallet(self, player_id: str, currency: str, *, now: datetime) -> None:
+        try:
+            await self._conn.execute(
+                "INSERT INTO players (id, currency, status, created_at) "
+                "VALUES ($1, $2, 'active', $3)",
+                player_id,
+                currency,
+                now,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise WriteConflict from exc
+        await self._conn.executemany(
+            "INSERT INTO accounts (type, owner, currency, balance, floor, created_at) "
+            "VALUES ($1, $2, $3, 0, 0, $4)",
+            [(t.value, player_id, currency, now) for t in sorted(PLAYER_ACCOUNT_TYPES)],
+        )
+
+    async def set_player_status(self, player_id: str, status: str) -> bool:
+        result = await self._conn.execute(
+            "UPDATE players SET status = $1 WHERE id = $2", status, player_id
+        )
+        return bool(result == "UPDATE 1")
+
+    async def ensure_currencies(self, rows: Sequence[tuple[str, int, str]]) -> dict[str, int]:
+        await self._conn.executemany(
+            "INSERT INTO currencies (code, exponent, kind) VALUES ($1, $2, $3) "
+            "ON CONFLICT DO NOTHING",
+            rows,
+        )
+        stored = await self._conn.fetch("SELECT code, exponent FROM currencies")
+        return {r[0]: r[1] for r in stored}
+
+
+class PostgresStore:
+    """WalletStore on an asyncpg pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._house: dict[tuple[str, str, str], int] = {}
+
+    @classmethod
+    async def connect(cls, url: str, *, min_size: int = 2, max_size: int = 10) -> PostgresStore:
+        try:
+            pool = await asyncpg.create_pool(
+                url, min_size=min_size, max_size=max_size, command_timeout=30
+            )
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StorageUnavailable(f"PostgreSQL is unreachable: {exc}") from exc
+        return cls(pool)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresTransaction]:
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                tx = PostgresTransaction(conn, self._house)
+                try:
+                    yield tx
+                except BaseException:
+                    for key in tx.new_house:  # rolled back with the transaction
+                        self._house.pop(key, None)
+                    raise
+        except (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError) as exc:
+            raise StorageUnavailable(f"PostgreSQL connection failed: {exc}") from exc
+        except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError) as exc:
+            raise WriteConflict from exc
+
+    async def read_balances(self, player_id: str) -> PlayerWallet | None:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(WALLET_SQL, player_id)
+        return wallet_from_rows(player_id, [tuple(r) for r in rows])
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool

@@ -1,0 +1,175 @@
+"""The database schema as SQLAlchemy Core tables: the source of migrations and of cold-path SQL.
+
+The hot path (bet, win, rollback) runs hand-written SQL on the raw drivers against these
+same tables; ``alembic check`` in CI keeps this file and the migrations in agreement.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite makes INTEGER PRIMARY KEY an alias of its rowid; BIGINT would not autoincrement there.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Ts = DateTime(timezone=True)
+
+currencies = Table(
+    "currencies",
+    metadata,
+    Column("code", String(10), primary_key=True),
+    Column("exponent", Integer, nullable=False),
+    Column("kind", String(10), nullable=False),
+    CheckConstraint("exponent BETWEEN 0 AND 18", name="exponent_range"),
+    comment="The precision each currency was first used with; a later change is refused.",
+)
+
+players = Table(
+    "players",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("currency", String(10), ForeignKey("currencies.code"), nullable=False),
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("created_at", Ts, nullable=False),
+    CheckConstraint("status IN ('active', 'blocked')", name="status_known"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("type", String(32), nullable=False),
+    Column("owner", String(128), nullable=False),
+    Column("currency", String(10), ForeignKey("currencies.code"), nullable=False),
+    Column("balance", BigInteger, nullable=True, comment="cached for player accounts only"),
+    Column("floor", BigInteger, nullable=True, comment="lowest allowed balance; NULL: none"),
+    Column("created_at", Ts, nullable=False),
+    UniqueConstraint("owner", "type", "currency", name="uq_accounts_owner_type_currency"),
+    # A NULL on either side passes: house accounts have neither a cached balance nor a floor.
+    CheckConstraint("balance >= floor", name="balance_above_floor"),
+)
+
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("created_at", Ts, nullable=False),
+    Column("reverses_entry_id", Id, ForeignKey("journal_entries.id"), nullable=True),
+    comment="Append-only: triggers refuse UPDATE and DELETE.",
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("entry_id", Id, ForeignKey("journal_entries.id"), nullable=False),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    CheckConstraint("amount <> 0", name="amount_nonzero"),
+    Index("ix_postings_account_id", "account_id"),
+    Index("ix_postings_entry_id", "entry_id"),
+    comment="Append-only: triggers refuse UPDATE and DELETE.",
+)
+
+wallet_transactions = Table(
+    "wallet_transactions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("scope", String(80), nullable=False, comment="provider:<code> or cashier"),
+    Column("reference", String(128), nullable=False, comment="the caller's transaction id"),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("player_id", String(128), nullable=False),
+    Column("round_ref", String(128), nullable=True),
+    Column("ref_tx", String(128), nullable=True, comment="the bet a win or rollback names"),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("fingerprint", String(64), nullable=True),
+    Column("result", Text, nullable=False, comment="the original answer, as JSON, for replay"),
+    Column("entry_id", Id, ForeignKey("journal_entries.id"), nullable=True),
+    Column("created_at", Ts, nullable=False),
+    UniqueConstraint("scope", "reference", name="uq_wallet_transactions_scope_reference"),
+    # A bet is rolled back at most once, whatever the rollback's own id.
+    Index(
+        "uq_wallet_transactions_one_rollback",
+        "scope",
+        "ref_tx",
+        unique=True,
+        sqlite_where=text("kind = 'rollback'"),
+        postgresql_where=text("kind = 'rollback'"),
+    ),
+    Index("ix_wallet_transactions_created_at", "created_at"),
+    Index("ix_wallet_transactions_player_id", "player_id", "id"),
+)
+
+rounds = Table(
+    "rounds",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("scope", String(80), nullable=False),
+    Column("round_ref", String(128), nullable=False),
+    Column("player_id", String(128), nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("game_code", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("cash_staked", BigInteger, nullable=False),
+    Column("bonus_staked", BigInteger, nullable=False),
+    Column("bets_live", Integer, nullable=False),
+    Column("bets_rolled_back", Integer, nullable=False),
+    Column("win_count", Integer, nullable=False),
+    Column("win_total", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("opened_at", Ts, nullable=False),
+    Column("closed_at", Ts, nullable=True),
+    UniqueConstraint("scope", "round_ref", name="uq_rounds_scope_round_ref"),
+    CheckConstraint("status IN ('open', 'closed')", name="status_known"),
+    CheckConstraint("cash_staked >= 0 AND bonus_staked >= 0", name="stakes_non_negative"),
+    Index("ix_rounds_status_opened_at", "status", "opened_at"),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("reference", String(128), nullable=False),
+    Column("player_id", String(128), nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("posted_amount", BigInteger, nullable=False, server_default="0"),
+    Column("status", String(16), nullable=False),
+    Column("destination_account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("result", Text, nullable=False, server_default="{}"),
+    Column("created_at", Ts, nullable=False),
+    Column("expires_at", Ts, nullable=False),
+    Column("resolved_at", Ts, nullable=True),
+    UniqueConstraint("reference", name="uq_holds_reference"),
+    CheckConstraint("status IN ('pending', 'posted', 'voided', 'expired')", name="status_known"),
+    CheckConstraint("amount > 0 AND posted_amount BETWEEN 0 AND amount", name="amounts"),
+    Index("ix_holds_status_expires_at", "status", "expires_at"),
+)
+
+APPEND_ONLY_TABLES = ("journal_entries", "postings")

@@ -1,0 +1,299 @@
+"""The embedded store: plain sqlite3 in WAL mode, every write in BEGIN IMMEDIATE.
+
+SQLite has one writer at a time; BEGIN IMMEDIATE takes the write lock up front so that a
+read-then-write call can never be overtaken between its read and its write. Calls are
+synchronous and fast (no thread hop, which costs more than the statement); an asyncio lock
+keeps one transaction at a time on the store's connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from croupier.adapters.db.rows import (
+    balance_deltas,
+    hold_from_row,
+    round_from_row,
+    tx_from_row,
+    wallet_from_rows,
+)
+from croupier.domain.errors import StorageUnavailable
+from croupier.domain.ledger import PLAYER_ACCOUNT_TYPES, AccountType
+from croupier.services.ports import (
+    HoldState,
+    PlayerWallet,
+    RoundState,
+    StoredTx,
+    Write,
+    WriteConflict,
+)
+
+WALLET_SQL = """
+SELECT p.status, p.currency, a.type, a.id, a.balance
+FROM players p JOIN accounts a ON a.owner = p.id AND a.currency = p.currency
+WHERE p.id = ? AND a.type IN ('player_cash', 'player_bonus', 'player_held')
+"""
+TX_COLUMNS = (
+    "id, scope, reference, kind, status, player_id, round_ref, ref_tx, amount, currency, "
+    "fingerprint, result, entry_id"
+)
+ROUND_COLUMNS = (
+    "scope, round_ref, player_id, currency, game_code, status, cash_staked, bonus_staked, "
+    "bets_live, bets_rolled_back, win_count, win_total, version"
+)
+HOLD_COLUMNS = (
+    "id, reference, player_id, currency, amount, posted_amount, status, "
+    "destination_account_id, expires_at, result"
+)
+
+
+def ts(moment: datetime) -> str:
+    """One text form for every timestamp, so that SQLite compares them in time order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A connection set up for the ledger: WAL, full fsync, foreign keys, manual transactions."""
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # noqa: TID251
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: a committed bet survives power loss, not only a process crash.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+def sqlite_path(url: str) -> str:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        raise ValueError(f"not a SQLite URL: {url!r}")
+    return url.removeprefix(prefix) or ":memory:"
+
+
+class SqliteTransaction:
+    def __init__(self, conn: sqlite3.Connection, house_cache: dict[tuple[str, str, str], int]):
+        self._conn = conn
+        self._house = house_cache
+
+    async def lock_wallet(self, player_id: str) -> PlayerWallet | None:
+        rows = self._conn.execute(WALLET_SQL, (player_id,)).fetchall()
+        return wallet_from_rows(player_id, rows)
+
+    async def find_tx(self, scope: str, reference: str) -> StoredTx | None:
+        row = self._conn.execute(
+            f"SELECT {TX_COLUMNS} FROM wallet_transactions WHERE scope = ? AND reference = ?",  # noqa: S608
+            (scope, reference),
+        ).fetchone()
+        return tx_from_row(row) if row else None
+
+    async def find_rollback_of(self, scope: str, bet_ref: str) -> StoredTx | None:
+        row = self._conn.execute(
+            f"SELECT {TX_COLUMNS} FROM wallet_transactions "  # noqa: S608
+            "WHERE scope = ? AND ref_tx = ? AND kind = 'rollback'",
+            (scope, bet_ref),
+        ).fetchone()
+        return tx_from_row(row) if row else None
+
+    async def find_round(self, scope: str, round_ref: str) -> RoundState | None:
+        row = self._conn.execute(
+            f"SELECT {ROUND_COLUMNS} FROM rounds WHERE scope = ? AND round_ref = ?",  # noqa: S608
+            (scope, round_ref),
+        ).fetchone()
+        return round_from_row(row) if row else None
+
+    async def lock_hold(self, reference: str) -> HoldState | None:
+        row = self._conn.execute(
+            f"SELECT {HOLD_COLUMNS} FROM holds WHERE reference = ?",  # noqa: S608
+            (reference,),
+        ).fetchone()
+        if row is None:
+            return None
+        return hold_from_row(row, datetime.fromisoformat(row[8]))
+
+    async def expired_holds(self, now: datetime, limit: int) -> Sequence[tuple[str, str]]:
+        return self._conn.execute(
+            "SELECT reference, player_id FROM holds WHERE status = 'pending' AND expires_at <= ? "
+            "ORDER BY expires_at LIMIT ?",
+            (ts(now), limit),
+        ).fetchall()
+
+    async def house_account(self, account_type: AccountType, owner: str, currency: str) -> int:
+        key = (account_type.value, owner, currency)
+        if key not in self._house:
+            self._conn.execute(
+                "INSERT INTO accounts (type, owner, currency, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (*key, ts(datetime.now(UTC))),
+            )
+            row = self._conn.execute(
+                "SELECT id FROM accounts WHERE type = ? AND owner = ? AND currency = ?", key
+            ).fetchone()
+            self._house[key] = int(row[0])
+        return self._house[key]
+
+    async def write(self, write: Write, *, now: datetime) -> tuple[int | None, int | None]:
+        conn, at = self._conn, ts(now)
+        try:
+            if (change := write.round) is not None:
+                if change.expected_version == 0:
+                    conn.execute(
+                        f"INSERT INTO rounds ({ROUND_COLUMNS}, opened_at, closed_at) "  # noqa: S608
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                        (
+                            change.scope, change.round_ref, change.player_id, change.currency,
+                            change.game_code, "closed" if change.close else "open",
+                            change.cash_staked, change.bonus_staked, change.bets_live,
+                            change.bets_rolled_back, change.win_count, change.win_total,
+                            at, at if change.close else None,
+                        ),
+                    )  # fmt: skip
+                else:
+                    cur = conn.execute(
+                        "UPDATE rounds SET cash_staked = cash_staked + ?, "
+                        "bonus_staked = bonus_staked + ?, bets_live = bets_live + ?, "
+                        "bets_rolled_back = bets_rolled_back + ?, win_count = win_count + ?, "
+                        "win_total = win_total + ?, "
+                        "status = CASE WHEN ? THEN 'closed' ELSE status END, "
+                        "closed_at = CASE WHEN ? THEN ? ELSE closed_at END, "
+                        "version = version + 1 "
+                        "WHERE scope = ? AND round_ref = ? AND version = ?",
+                        (
+                            change.cash_staked, change.bonus_staked, change.bets_live,
+                            change.bets_rolled_back, change.win_count, change.win_total,
+                            change.close, change.close, at,
+                            change.scope, change.round_ref, change.expected_version,
+                        ),
+                    )  # fmt: skip
+                    if cur.rowcount != 1:
+                        raise WriteConflict
+            entry_id = None
+            if (entry := write.entry) is not None:
+                cur = conn.execute(
+                    "INSERT INTO journal_entries (kind, created_at, reverses_entry_id) "
+                    "VALUES (?, ?, ?)",
+                    (entry.kind.value, at, entry.reverses_entry_id),
+                )
+                entry_id = cur.lastrowid
+                conn.executemany(
+                    "INSERT INTO postings (entry_id, account_id, currency, amount) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(entry_id, p.account_id, p.currency, p.amount) for p in entry.postings],
+                )
+                conn.executemany(
+                    "UPDATE accounts SET balance = balance + ? "
+                    "WHERE id = ? AND balance IS NOT NULL",
+                    [(delta, account) for account, delta in balance_deltas(entry).items()],
+                )
+            tx_id = None
+            for record, entry_ref in ((write.tx, entry_id), (write.tombstone, None)):
+                if record is None:
+                    continue
+                cur = conn.execute(
+                    "INSERT INTO wallet_transactions (scope, reference, kind, status, player_id, "
+                    "round_ref, ref_tx, amount, currency, fingerprint, result, entry_id, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        record.scope, record.reference, record.kind.value, record.status.value,
+                        record.player_id, record.round_ref, record.ref_tx, record.amount,
+                        record.currency, record.fingerprint, orjson.dumps(record.result).decode(),
+                        entry_ref, at,
+                    ),
+                )  # fmt: skip
+                if record is write.tx:
+                    tx_id = cur.lastrowid
+            if (hold := write.new_hold) is not None:
+                conn.execute(
+                    "INSERT INTO holds (reference, player_id, currency, amount, posted_amount, "
+                    "status, destination_account_id, result, created_at, expires_at) "
+                    "VALUES (?, ?, ?, ?, 0, 'pending', ?, '{}', ?, ?)",
+                    (
+                        hold.reference, hold.player_id, hold.currency, hold.amount,
+                        hold.destination_account, at, ts(hold.expires_at),
+                    ),
+                )  # fmt: skip
+            if (res := write.hold_resolution) is not None:
+                cur = conn.execute(
+                    "UPDATE holds SET status = ?, posted_amount = ?, result = ?, resolved_at = ? "
+                    "WHERE id = ? AND status = 'pending'",
+                    (res.status, res.posted_amount, orjson.dumps(res.result).decode(), at,
+                     res.hold_id),
+                )  # fmt: skip
+                if cur.rowcount != 1:
+                    raise WriteConflict
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" in str(exc):
+                raise WriteConflict from exc
+            raise
+        return tx_id, entry_id
+
+    async def create_wallet(self, player_id: str, currency: str, *, now: datetime) -> None:
+        at = ts(now)
+        try:
+            self._conn.execute(
+                "INSERT INTO players (id, currency, status, created_at) VALUES (?, ?, 'active', ?)",
+                (player_id, currency, at),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise WriteConflict from exc
+        self._conn.executemany(
+            "INSERT INTO accounts (type, owner, currency, balance, floor, created_at) "
+            "VALUES (?, ?, ?, 0, 0, ?)",
+            [(t.value, player_id, currency, at) for t in sorted(PLAYER_ACCOUNT_TYPES)],
+        )
+
+    async def set_player_status(self, player_id: str, status: str) -> bool:
+        cur = self._conn.execute("UPDATE players SET status = ? WHERE id = ?", (status, player_id))
+        return cur.rowcount == 1
+
+    async def ensure_currencies(self, rows: Sequence[tuple[str, int, str]]) -> dict[str, int]:
+        self._conn.executemany(
+            "INSERT INTO currencies (code, exponent, kind) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            rows,
+        )
+        return dict(self._conn.execute("SELECT code, exponent FROM currencies").fetchall())
+
+
+class SqliteStore:
+    """WalletStore on one sqlite3 connection."""
+
+    def __init__(self, url: str) -> None:
+        self._conn = connect(sqlite_path(url))
+        self._lock = asyncio.Lock()
+        self._house: dict[tuple[str, str, str], int] = {}
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+        async with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StorageUnavailable(f"SQLite is busy or unavailable: {exc}") from exc
+            try:
+                yield SqliteTransaction(self._conn, self._house)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                # A house account created in a rolled-back transaction does not exist.
+                self._house.clear()
+                raise
+            self._conn.execute("COMMIT")
+
+    async def read_balances(self, player_id: str) -> PlayerWallet | None:
+        async with self._lock:
+            rows = self._conn.execute(WALLET_SQL, (player_id,)).fetchall()
+        return wallet_from_rows(player_id, rows)
+
+    async def close(self) -> None:
+        self._conn.close()
+
+    def raw(self) -> sqlite3.Connection:
+        """The connection, for tests that must break things on purpose."""
+        return self._conn

@@ -1,0 +1,294 @@
+"""Every error Croupier returns, as one tree: each with a stable code, HTTP status and retry class.
+
+The retry class tells a caller what to do next (WALLET_SEMANTICS.md, "Retry classes"):
+
+* ``retryable`` - a transient fault; send the same call again.
+* ``final`` - the answer will not change (insufficient funds, invalid amount, unknown bet).
+* ``fatal`` - the session or account is unusable (unknown or blocked player).
+* ``success_equivalent`` - already done; a replay that matched.
+
+Tree (code, HTTP status, retry class)::
+
+    CroupierError                                  INTERNAL_ERROR          500 retryable
+    +-- InvalidRequest                             INVALID_REQUEST         400 final
+    |   +-- InvalidAmount                          AMOUNT_INVALID          400 final
+    |   |   +-- AmountPrecisionError               AMOUNT_PRECISION        400 final
+    |   |   +-- AmountOutOfRange                   AMOUNT_OUT_OF_RANGE     400 final
+    |   +-- UnknownCurrency                        CURRENCY_UNKNOWN        400 final
+    |   +-- CurrencyMismatch                       CURRENCY_MISMATCH       409 final
+    +-- IdempotencyMismatch                        IDEMPOTENCY_MISMATCH    409 final
+    +-- InsufficientFunds                          INSUFFICIENT_FUNDS      402 final
+    +-- BalanceOverflow                            BALANCE_OVERFLOW        422 final
+    +-- TransactionNotFound                        TRANSACTION_NOT_FOUND   404 final
+    |   +-- BetNotFound                            BET_NOT_FOUND           404 final
+    +-- TransactionRolledBack                      TRANSACTION_ROLLED_BACK 409 final
+    +-- BetAlreadySettled                          BET_ALREADY_SETTLED     409 final
+    +-- RollbackNotAllowed                         ROLLBACK_NOT_ALLOWED    409 final
+    +-- RoundClosed                                ROUND_CLOSED            409 final
+    +-- RoundMismatch                              ROUND_MISMATCH          409 final
+    +-- PlayerNotFound                             PLAYER_NOT_FOUND        404 fatal
+    +-- PlayerBlocked                              PLAYER_BLOCKED          403 fatal
+    +-- PlayerExists                               PLAYER_EXISTS           409 final
+    +-- HoldNotFound                               HOLD_NOT_FOUND          404 final
+    +-- HoldNotPending                             HOLD_NOT_PENDING        409 final
+    +-- HoldExpired                                HOLD_EXPIRED            409 final
+    +-- HoldAmountExceeded                         HOLD_AMOUNT_EXCEEDED    409 final
+    +-- StorageConflict                            STORAGE_CONFLICT        503 retryable
+    +-- StorageUnavailable                         STORAGE_UNAVAILABLE     503 retryable
+    +-- ConfigurationError                         CONFIGURATION_ERROR     500 fatal
+
+A refusal that the wallet stored (insufficient funds on a bet, a bet on a closed round, a bet
+whose id was rolled back first) is raised again on a replay with ``replay=True`` and the
+balances of the original answer: a replay returns the original result, refusals included.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, ClassVar
+
+
+class RetryClass(enum.StrEnum):
+    """What a caller should do after an error; the four classes of Evolution's One Wallet."""
+
+    RETRYABLE = "retryable"
+    FINAL = "final"
+    FATAL = "fatal"
+    SUCCESS_EQUIVALENT = "success_equivalent"
+
+
+class CroupierError(Exception):
+    """Root of every error Croupier raises on purpose."""
+
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    http_status: ClassVar[int] = 500
+    retry_class: ClassVar[RetryClass] = RetryClass.RETRYABLE
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as it goes on the wire and into the idempotency store."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "retry_class": self.retry_class.value,
+            "details": self.details,
+        }
+
+
+class InvalidRequest(CroupierError):
+    """The call itself is malformed; nothing was written."""
+
+    code = "INVALID_REQUEST"
+    http_status = 400
+    retry_class = RetryClass.FINAL
+
+
+class InvalidAmount(InvalidRequest):
+    """An amount is not a non-negative integer or plain decimal string."""
+
+    code = "AMOUNT_INVALID"
+
+
+class AmountPrecisionError(InvalidAmount):
+    """An amount has digits finer than its currency allows; Croupier never rounds."""
+
+    code = "AMOUNT_PRECISION"
+
+
+class AmountOutOfRange(InvalidAmount):
+    """An amount is negative or larger than the configured maximum for one call."""
+
+    code = "AMOUNT_OUT_OF_RANGE"
+
+
+class UnknownCurrency(InvalidRequest):
+    """A currency code that is not in the currency table."""
+
+    code = "CURRENCY_UNKNOWN"
+
+
+class CurrencyMismatch(InvalidRequest):
+    """A call's currency is not the player's (or the session's) currency."""
+
+    code = "CURRENCY_MISMATCH"
+    http_status = 409
+
+
+class IdempotencyMismatch(CroupierError):
+    """The same transaction id arrived again with different content; nothing changed."""
+
+    code = "IDEMPOTENCY_MISMATCH"
+    http_status = 409
+    retry_class = RetryClass.FINAL
+
+
+class InsufficientFunds(CroupierError):
+    """The stake is larger than cash plus bonus; reports the balance at the time."""
+
+    code = "INSUFFICIENT_FUNDS"
+    http_status = 402
+    retry_class = RetryClass.FINAL
+
+
+class BalanceOverflow(CroupierError):
+    """A credit would take a balance past the signed 64-bit range."""
+
+    code = "BALANCE_OVERFLOW"
+    http_status = 422
+    retry_class = RetryClass.FINAL
+
+
+class TransactionNotFound(CroupierError):
+    """A referenced transaction is unknown."""
+
+    code = "TRANSACTION_NOT_FOUND"
+    http_status = 404
+    retry_class = RetryClass.FINAL
+
+
+class BetNotFound(TransactionNotFound):
+    """A win that no accepted bet of its round can carry (win without a bet)."""
+
+    code = "BET_NOT_FOUND"
+
+
+class TransactionRolledBack(CroupierError):
+    """The bet this call needs was rolled back (or its rollback arrived first)."""
+
+    code = "TRANSACTION_ROLLED_BACK"
+    http_status = 409
+    retry_class = RetryClass.FINAL
+
+
+class BetAlreadySettled(CroupierError):
+    """A rollback of a bet whose round already has a win or is closed: first resolution wins."""
+
+    code = "BET_ALREADY_SETTLED"
+    http_status = 409
+    retry_class = RetryClass.FINAL
+
+
+class RollbackNotAllowed(CroupierError):
+    """A rollback that references something other than a bet."""
+
+    code = "ROLLBACK_NOT_ALLOWED"
+    http_status = 409
+    retry_class = RetryClass.FINAL
+
+
+class RoundClosed(CroupierError):
+    """A bet or win on a round that is already closed."""
+
+    code = "ROUND_CLOSED"
+    http_status = 409
+    retry_class = RetryClass.FINAL
+
+
+class RoundMismatch(CroupierError):
+    """A round id that belongs to another player, currency or game."""
+
+    code = "ROUND_MISMATCH"
+    http_status = 409
+    retry_class = RetryClass.FINAL
+
+
+class PlayerNotFound(CroupierError):
+    """No wallet for this player."""
+
+    code = "PLAYER_NOT_FOUND"
+    http_status = 404
+    retry_class = RetryClass.FATAL
+
+
+class PlayerBlocked(CroupierError):
+    """The player's wallet is blocked; bets and cashier moves are refused."""
+
+    code = "PLAYER_BLOCKED"
+    http_status = 403
+    retry_class = RetryClass.FATAL
+
+
+class PlayerExists(CroupierError):
+    """A wallet for this player exists already, in another currency."""
+
+    code = "PLAYER_EXISTS"
+    http_status = 409
+    retry_class = RetryClass.FINAL
+
+
+class HoldNotFound(CroupierError):
+    """No hold with this id."""
+
+    code = "HOLD_NOT_FOUND"
+    http_status = 404
+    retry_class = RetryClass.FINAL
+
+
+class HoldNotPending(CroupierError):
+    """The hold was already posted, voided or expired in another way."""
+
+    code = "HOLD_NOT_PENDING"
+    http_status = 409
+    retry_class = RetryClass.FINAL
+
+
+class HoldExpired(HoldNotPending):
+    """The hold passed its expiry and was released."""
+
+    code = "HOLD_EXPIRED"
+
+
+class HoldAmountExceeded(CroupierError):
+    """A post of more than the hold reserved."""
+
+    code = "HOLD_AMOUNT_EXCEEDED"
+    http_status = 409
+    retry_class = RetryClass.FINAL
+
+
+class StorageConflict(CroupierError):
+    """Concurrent writers kept colliding past the retry budget; the call may be sent again."""
+
+    code = "STORAGE_CONFLICT"
+    http_status = 503
+    retry_class = RetryClass.RETRYABLE
+
+
+class StorageUnavailable(CroupierError):
+    """The database could not be reached or timed out; nothing was committed."""
+
+    code = "STORAGE_UNAVAILABLE"
+    http_status = 503
+    retry_class = RetryClass.RETRYABLE
+
+
+class ConfigurationError(CroupierError):
+    """Settings that would make money unsafe (overflowing precision, bad currency table)."""
+
+    code = "CONFIGURATION_ERROR"
+    http_status = 500
+    retry_class = RetryClass.FATAL
+
+
+def all_error_types() -> list[type[CroupierError]]:
+    """Every error class, root first, in a stable order (for docs and the catalogue test)."""
+    seen: list[type[CroupierError]] = []
+    stack: list[type[CroupierError]] = [CroupierError]
+    while stack:
+        cls = stack.pop(0)
+        seen.append(cls)
+        stack[0:0] = cls.__subclasses__()
+    return seen
+
+
+def error_from_dict(data: dict[str, Any], *, replay: bool) -> CroupierError:
+    """Rebuild a stored refusal so that a replay raises the original error again."""
+    by_code = {cls.code: cls for cls in all_error_types()}
+    cls = by_code.get(str(data["code"]), CroupierError)
+    details = dict(data.get("details", {}))
+    details["replay"] = replay
+    return cls(str(data["message"]), **details)

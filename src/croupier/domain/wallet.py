@@ -1,0 +1,302 @@
+"""Wallet commands, results and the pure rules of the money contract (WALLET_SEMANTICS.md).
+
+Commands are canonical: every provider protocol maps its calls to these. The rules here
+decide; the wallet service loads state, applies them and commits.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from croupier.domain.errors import InsufficientFunds, InvalidRequest
+
+MAX_REF_LENGTH = 128
+"""Longest transaction, round, player or reference id accepted (bytes of UTF-8 text)."""
+
+CASHIER_SCOPE = "cashier"
+"""Idempotency scope of operator cashier moves; provider calls use ``provider:<code>``."""
+
+
+class TxKind(enum.StrEnum):
+    BET = "bet"
+    WIN = "win"
+    ROLLBACK = "rollback"
+    END_ROUND = "end_round"
+    DEPOSIT = "deposit"
+    WITHDRAWAL = "withdrawal"
+    BONUS_GRANT = "bonus_grant"
+    HOLD_RESERVE = "hold_reserve"
+    TOMBSTONE = "tombstone"
+    """Left by a rollback that arrived before its bet; the late bet is refused."""
+
+
+class TxStatus(enum.StrEnum):
+    OK = "ok"
+    REFUSED = "refused"
+    TOMBSTONE = "tombstone"
+
+
+class StakeOrder(enum.StrEnum):
+    CASH_FIRST = "cash_first"
+    BONUS_FIRST = "bonus_first"
+
+
+class WinSplit(enum.StrEnum):
+    PROPORTIONAL = "proportional"
+    """A win returns to cash and bonus in the proportion the round's stakes took."""
+    CASH = "cash"
+    """Every win is cash."""
+
+
+@dataclass(frozen=True, slots=True)
+class BonusPolicy:
+    stake_order: StakeOrder = StakeOrder.CASH_FIRST
+    win_split: WinSplit = WinSplit.PROPORTIONAL
+
+
+def provider_scope(provider: str) -> str:
+    return f"provider:{provider}"
+
+
+def check_ref(name: str, value: object) -> str:
+    """Ids from the wire: non-empty text without control characters, bounded in length."""
+    if not isinstance(value, str) or not value:
+        raise InvalidRequest(f"{name} must be a non-empty string", field=name)
+    if len(value.encode()) > MAX_REF_LENGTH:
+        raise InvalidRequest(f"{name} is longer than {MAX_REF_LENGTH} bytes", field=name)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InvalidRequest(f"{name} has control characters", field=name)
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """Fields every money command shares; ``reference`` is its idempotency key."""
+
+    player_id: str
+    amount: int
+    currency: str
+
+    @property
+    def kind(self) -> TxKind:
+        raise NotImplementedError
+
+    @property
+    def scope(self) -> str:
+        return CASHIER_SCOPE
+
+    @property
+    def reference(self) -> str:
+        raise NotImplementedError
+
+    def fingerprint(self) -> str:
+        """A digest of everything that must match for a repeat to count as a replay."""
+        parts = [f"kind={self.kind}"]
+        parts += [f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderCommand(Command):
+    provider: str
+    tx_id: str
+
+    @property
+    def scope(self) -> str:
+        return provider_scope(self.provider)
+
+    @property
+    def reference(self) -> str:
+        return self.tx_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoundCommand(ProviderCommand):
+    round_id: str
+    game_code: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bet(RoundCommand):
+    @property
+    def kind(self) -> TxKind:
+        return TxKind.BET
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Win(RoundCommand):
+    bet_tx_id: str | None = None
+    """The bet this win pays, where the protocol names one; else any live bet of the round."""
+    close_round: bool = False
+
+    @property
+    def kind(self) -> TxKind:
+        return TxKind.WIN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rollback(ProviderCommand):
+    """Reverses one earlier bet, named by ``bet_tx_id``; ``amount`` is what the provider
+    believes the bet was (0 where the protocol does not say)."""
+
+    bet_tx_id: str
+    round_id: str | None = None
+
+    @property
+    def kind(self) -> TxKind:
+        return TxKind.ROLLBACK
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EndRound(RoundCommand):
+    """Closes a round with no further money; ``amount`` is always 0."""
+
+    amount: int = 0
+
+    @property
+    def kind(self) -> TxKind:
+        return TxKind.END_ROUND
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CashierCommand(Command):
+    cashier_ref: str
+
+    @property
+    def reference(self) -> str:
+        return self.cashier_ref
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deposit(CashierCommand):
+    @property
+    def kind(self) -> TxKind:
+        return TxKind.DEPOSIT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Withdrawal(CashierCommand):
+    @property
+    def kind(self) -> TxKind:
+        return TxKind.WITHDRAWAL
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BonusGrant(CashierCommand):
+    @property
+    def kind(self) -> TxKind:
+        return TxKind.BONUS_GRANT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReserveHold(CashierCommand):
+    """Reserve money (cash to held) for a later post or void; ``cashier_ref`` names the hold."""
+
+    expires_in_seconds: int
+
+    @property
+    def kind(self) -> TxKind:
+        return TxKind.HOLD_RESERVE
+
+
+@dataclass(frozen=True, slots=True)
+class Balances:
+    currency: str
+    cash: int
+    bonus: int
+    held: int = 0
+
+    @property
+    def playable(self) -> int:
+        return self.cash + self.bonus
+
+
+@dataclass(frozen=True, slots=True)
+class HoldResult:
+    """What a hold post or void answers; stored on the hold and returned again on replay."""
+
+    reference: str
+    status: str
+    amount: int
+    posted_amount: int
+    balances: Balances
+    replay: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["replay"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, replay: bool) -> HoldResult:
+        values = dict(data)
+        values["balances"] = Balances(**values["balances"])
+        return cls(**values, replay=replay)
+
+
+@dataclass(frozen=True, slots=True)
+class WalletResult:
+    """What a money call answers; stored with the transaction and returned again on replay."""
+
+    transaction_id: int
+    """Croupier's own id for the transaction (the provider gets it as its reference)."""
+    kind: TxKind
+    reference: str
+    balances: Balances
+    cash_amount: int = 0
+    """The part of the amount that moved in or out of cash."""
+    bonus_amount: int = 0
+    round_closed: bool = False
+    outcome: str = "applied"
+    """``applied``; for a rollback also ``tombstone`` (its bet never arrived) or
+    ``nothing_to_reverse`` (the bet was refused); for end round ``already_closed``."""
+    replay: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form: without Croupier's id (the row holds it) and the replay flag."""
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        del data["replay"], data["transaction_id"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, transaction_id: int, replay: bool) -> WalletResult:
+        values = dict(data)
+        values["kind"] = TxKind(values["kind"])
+        values["balances"] = Balances(**values["balances"])
+        return cls(transaction_id=transaction_id, **values, replay=replay)
+
+
+def split_stake(amount: int, balances: Balances, policy: BonusPolicy) -> tuple[int, int]:
+    """How much of a stake comes from cash and from bonus, or InsufficientFunds."""
+    if amount > balances.playable:
+        raise InsufficientFunds(
+            f"stake {amount} exceeds the playable balance {balances.playable}",
+            currency=balances.currency,
+            cash=balances.cash,
+            bonus=balances.bonus,
+        )
+    if policy.stake_order is StakeOrder.CASH_FIRST:
+        cash = min(amount, balances.cash)
+        return cash, amount - cash
+    bonus = min(amount, balances.bonus)
+    return amount - bonus, bonus
+
+
+def split_win(
+    amount: int, *, cash_staked: int, bonus_staked: int, policy: BonusPolicy
+) -> tuple[int, int]:
+    """How much of a win goes to cash and to bonus.
+
+    Proportional to the live stakes of the round; the remainder of the integer division goes
+    to bonus, so rounding never makes bonus money withdrawable.
+    """
+    staked = cash_staked + bonus_staked
+    if policy.win_split is WinSplit.CASH or staked == 0 or bonus_staked == 0:
+        return amount, 0
+    cash = amount * cash_staked // staked
+    return cash, amount - cash

@@ -1,0 +1,772 @@
+"""Wallet use cases: bet, win, rollback, end round, cashier moves, holds. One transaction each.
+
+Each call reads as a story: validate the command, lock the player's wallet, look for an
+earlier call with the same key (replay or mismatch), decide by the money contract, write one
+balanced entry with its idempotency record, commit. A refusal that must replay the same way
+(insufficient funds, closed round) is stored and committed before it is raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from croupier.domain.errors import (
+    AmountOutOfRange,
+    BalanceOverflow,
+    BetAlreadySettled,
+    BetNotFound,
+    CroupierError,
+    CurrencyMismatch,
+    HoldAmountExceeded,
+    HoldExpired,
+    HoldNotFound,
+    HoldNotPending,
+    IdempotencyMismatch,
+    InsufficientFunds,
+    InvalidRequest,
+    PlayerBlocked,
+    PlayerExists,
+    PlayerNotFound,
+    RollbackNotAllowed,
+    RoundClosed,
+    RoundMismatch,
+    StorageConflict,
+    TransactionNotFound,
+    TransactionRolledBack,
+    error_from_dict,
+)
+from croupier.domain.ledger import OPERATOR_OWNER, AccountType, EntryKind, transfer
+from croupier.domain.money import INT64_MAX, CurrencyTable, check_minor
+from croupier.domain.wallet import (
+    CASHIER_SCOPE,
+    Balances,
+    Bet,
+    BonusGrant,
+    BonusPolicy,
+    CashierCommand,
+    Command,
+    Deposit,
+    EndRound,
+    HoldResult,
+    ReserveHold,
+    Rollback,
+    RoundCommand,
+    TxKind,
+    TxStatus,
+    WalletResult,
+    Win,
+    Withdrawal,
+    check_ref,
+    split_stake,
+    split_win,
+)
+from croupier.services.ports import (
+    HoldResolution,
+    HoldState,
+    NewHold,
+    PlayerWallet,
+    RoundChange,
+    RoundState,
+    StoredTx,
+    TxRecord,
+    WalletStore,
+    WalletTransaction,
+    Write,
+    WriteConflict,
+)
+
+T = TypeVar("T")
+Outcome = WalletResult | CroupierError
+"""What one attempt returns: a result, or a stored refusal to raise once committed."""
+
+MAX_HOLD_SECONDS = 90 * 24 * 3600
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class WalletService:
+    """The only way money moves: every path ends here, in one transaction and one entry."""
+
+    def __init__(
+        self,
+        *,
+        store: WalletStore,
+        currencies: CurrencyTable,
+        policy: BonusPolicy | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        max_attempts: int = 8,
+    ) -> None:
+        self.store = store
+        self.currencies = currencies
+        self.policy = policy or BonusPolicy()
+        self.clock = clock
+        self.max_attempts = max_attempts
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    async def _run(self, attempt: Callable[[WalletTransaction], Awaitable[T]]) -> T:
+        """Run one unit of work, again from the start when a concurrent writer won a race."""
+        for _ in range(self.max_attempts):
+            try:
+                async with self.store.transaction() as tx:
+                    return await attempt(tx)
+            except WriteConflict:
+                continue
+        raise StorageConflict("concurrent writers kept colliding; send the call again")
+
+    async def _money_call(
+        self, cmd: Command, decide: Callable[[WalletTransaction, PlayerWallet], Awaitable[Outcome]]
+    ) -> WalletResult:
+        self._validate(cmd)
+
+        async def attempt(tx: WalletTransaction) -> Outcome:
+            wallet = await tx.lock_wallet(cmd.player_id)
+            if wallet is None:
+                raise PlayerNotFound(f"no wallet for player {cmd.player_id!r}")
+            existing = await tx.find_tx(cmd.scope, cmd.reference)
+            if existing is not None:
+                return self._replay(existing, cmd)
+            if wallet.currency != cmd.currency:
+                raise CurrencyMismatch(
+                    f"call is in {cmd.currency}, the player's wallet in {wallet.currency}",
+                    currency=cmd.currency,
+                    wallet_currency=wallet.currency,
+                )
+            return await decide(tx, wallet)
+
+        outcome = await self._run(attempt)
+        if isinstance(outcome, CroupierError):
+            raise outcome
+        return outcome
+
+    def _validate(self, cmd: Command) -> None:
+        """Refuse a malformed command before anything is read or written (rule 11)."""
+        check_ref("player_id", cmd.player_id)
+        check_ref("reference", cmd.reference)
+        for name in ("round_id", "game_code", "bet_tx_id", "provider"):
+            value = getattr(cmd, name, None)
+            if value is not None:
+                check_ref(name, value)
+        currency = self.currencies.get_currency(cmd.currency)
+        check_minor(cmd.amount, currency)
+
+    @staticmethod
+    def _replay(existing: StoredTx, cmd: Command) -> Outcome:
+        if existing.status is TxStatus.TOMBSTONE:
+            if cmd.kind is TxKind.BET:
+                return TransactionRolledBack(
+                    f"bet {cmd.reference!r} was rolled back before it arrived; no money taken",
+                    rollback_tx_id=existing.ref_tx,
+                )
+            raise IdempotencyMismatch(
+                f"id {cmd.reference!r} belongs to a rolled-back bet", existing_kind="tombstone"
+            )
+        if existing.fingerprint != cmd.fingerprint():
+            raise IdempotencyMismatch(
+                f"transaction {cmd.reference!r} was already received with different content",
+                existing_kind=existing.kind.value,
+            )
+        if existing.status is TxStatus.REFUSED:
+            return error_from_dict(existing.result, replay=True)
+        return WalletResult.from_dict(existing.result, transaction_id=existing.id, replay=True)
+
+    @staticmethod
+    def _record(
+        cmd: Command, status: TxStatus, result: dict[str, object], **extra: str | None
+    ) -> TxRecord:
+        return TxRecord(
+            scope=cmd.scope,
+            reference=cmd.reference,
+            kind=cmd.kind,
+            status=status,
+            player_id=cmd.player_id,
+            amount=cmd.amount,
+            currency=cmd.currency,
+            fingerprint=cmd.fingerprint(),
+            result=result,
+            round_ref=getattr(cmd, "round_id", None),
+            ref_tx=extra.get("ref_tx"),
+        )
+
+    async def _refuse(self, tx: WalletTransaction, cmd: Command, error: CroupierError) -> Outcome:
+        """Store a refusal so that a replay answers the same, then hand it back to raise."""
+        await tx.write(
+            Write(tx=self._record(cmd, TxStatus.REFUSED, error.to_dict())), now=self.clock()
+        )
+        return error
+
+    async def _apply(
+        self, tx: WalletTransaction, write: Write, result: WalletResult
+    ) -> WalletResult:
+        assert write.tx is not None  # noqa: S101 - every money write carries its record
+        tx_id, _ = await tx.write(write, now=self.clock())
+        assert tx_id is not None  # noqa: S101
+        return replace(result, transaction_id=tx_id)
+
+    @staticmethod
+    def _credit_check(balance: int, amount: int, currency: str) -> None:
+        if balance + amount > INT64_MAX:
+            raise BalanceOverflow(
+                f"a credit of {amount} would overflow the {currency} balance", currency=currency
+            )
+
+    @staticmethod
+    def _check_round(round_: RoundState, cmd: RoundCommand) -> None:
+        if (round_.player_id, round_.currency, round_.game_code) != (
+            cmd.player_id,
+            cmd.currency,
+            cmd.game_code,
+        ):
+            raise RoundMismatch(
+                f"round {cmd.round_id!r} belongs to another player, currency or game",
+                round_id=cmd.round_id,
+            )
+
+    # -- players ------------------------------------------------------------------------
+
+    async def open_wallet(self, player_id: str, currency: str) -> Balances:
+        """Create a player's wallet (cash, bonus, held accounts); idempotent for one currency."""
+        check_ref("player_id", player_id)
+        self.currencies.get_currency(currency)
+
+        async def attempt(tx: WalletTransaction) -> Balances:
+            wallet = await tx.lock_wallet(player_id)
+            if wallet is None:
+                await tx.create_wallet(player_id, currency, now=self.clock())
+                return Balances(currency, 0, 0, 0)
+            if wallet.currency != currency:
+                raise PlayerExists(
+                    f"player {player_id!r} has a {wallet.currency} wallet already",
+                    currency=wallet.currency,
+                )
+            return wallet.balances
+
+        return await self._run(attempt)
+
+    async def set_blocked(self, player_id: str, *, blocked: bool) -> None:
+        async def attempt(tx: WalletTransaction) -> None:
+            if not await tx.set_player_status(player_id, "blocked" if blocked else "active"):
+                raise PlayerNotFound(f"no wallet for player {player_id!r}")
+
+        await self._run(attempt)
+
+    async def balance(self, player_id: str) -> Balances:
+        wallet = await self.store.read_balances(player_id)
+        if wallet is None:
+            raise PlayerNotFound(f"no wallet for player {player_id!r}")
+        return wallet.balances
+
+    # -- provider calls -----------------------------------------------------------------
+
+    async def place_bet(self, cmd: Bet) -> WalletResult:
+        """Take a stake, cash first then bonus (per policy); opens the round if new."""
+
+        async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
+            if not wallet.is_active:
+                raise PlayerBlocked(f"player {cmd.player_id!r} is blocked")
+            round_ = await tx.find_round(cmd.scope, cmd.round_id)
+            if round_ is not None:
+                self._check_round(round_, cmd)
+                if not round_.is_open:
+                    return await self._refuse(
+                        tx, cmd, RoundClosed(f"round {cmd.round_id!r} is closed", **_bal(wallet))
+                    )
+            try:
+                cash, bonus = split_stake(cmd.amount, wallet.balances, self.policy)
+            except InsufficientFunds as refusal:
+                return await self._refuse(tx, cmd, refusal)
+            clearing = await tx.house_account(
+                AccountType.PROVIDER_CLEARING, cmd.provider, cmd.currency
+            )
+            entry = transfer(
+                EntryKind.BET,
+                currency=cmd.currency,
+                debits={wallet.cash_account: cash, wallet.bonus_account: bonus},
+                credits={clearing: cmd.amount},
+            )
+            before = wallet.balances
+            result = WalletResult(
+                transaction_id=0,
+                kind=TxKind.BET,
+                reference=cmd.tx_id,
+                balances=Balances(
+                    cmd.currency, before.cash - cash, before.bonus - bonus, before.held
+                ),
+                cash_amount=cash,
+                bonus_amount=bonus,
+            )
+            change = RoundChange(
+                scope=cmd.scope,
+                round_ref=cmd.round_id,
+                player_id=cmd.player_id,
+                currency=cmd.currency,
+                game_code=cmd.game_code,
+                expected_version=round_.version if round_ else 0,
+                cash_staked=cash,
+                bonus_staked=bonus,
+                bets_live=1,
+            )
+            write = Write(
+                tx=self._record(cmd, TxStatus.OK, result.to_dict()), entry=entry, round=change
+            )
+            return await self._apply(tx, write, result)
+
+        return await self._money_call(cmd, decide)
+
+    async def settle_win(self, cmd: Win) -> WalletResult:
+        """Pay a win against a live bet of its round; no session or limit check (rule 9)."""
+
+        async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
+            round_ = await tx.find_round(cmd.scope, cmd.round_id)
+            if round_ is None:
+                raise BetNotFound(f"no bet in round {cmd.round_id!r}", round_id=cmd.round_id)
+            self._check_round(round_, cmd)
+            if cmd.bet_tx_id is not None:
+                await self._check_named_bet(tx, cmd, cmd.bet_tx_id)
+            if round_.bets_live == 0:
+                if round_.bets_rolled_back:
+                    raise TransactionRolledBack(
+                        f"every bet of round {cmd.round_id!r} was rolled back"
+                    )
+                raise BetNotFound(f"no bet in round {cmd.round_id!r}", round_id=cmd.round_id)
+            if not round_.is_open:
+                raise RoundClosed(f"round {cmd.round_id!r} is closed", round_id=cmd.round_id)
+            cash, bonus = split_win(
+                cmd.amount,
+                cash_staked=round_.cash_staked,
+                bonus_staked=round_.bonus_staked,
+                policy=self.policy,
+            )
+            before = wallet.balances
+            self._credit_check(before.cash, cash, cmd.currency)
+            self._credit_check(before.bonus, bonus, cmd.currency)
+            clearing = await tx.house_account(
+                AccountType.PROVIDER_CLEARING, cmd.provider, cmd.currency
+            )
+            entry = transfer(
+                EntryKind.WIN,
+                currency=cmd.currency,
+                debits={clearing: cmd.amount},
+                credits={wallet.cash_account: cash, wallet.bonus_account: bonus},
+            )
+            result = WalletResult(
+                transaction_id=0,
+                kind=TxKind.WIN,
+                reference=cmd.tx_id,
+                balances=Balances(
+                    cmd.currency, before.cash + cash, before.bonus + bonus, before.held
+                ),
+                cash_amount=cash,
+                bonus_amount=bonus,
+                round_closed=cmd.close_round,
+            )
+            change = RoundChange(
+                scope=cmd.scope,
+                round_ref=cmd.round_id,
+                player_id=cmd.player_id,
+                currency=cmd.currency,
+                game_code=cmd.game_code,
+                expected_version=round_.version,
+                win_count=1,
+                win_total=cmd.amount,
+                close=cmd.close_round,
+            )
+            write = Write(
+                tx=self._record(cmd, TxStatus.OK, result.to_dict(), ref_tx=cmd.bet_tx_id),
+                entry=entry,
+                round=change,
+            )
+            return await self._apply(tx, write, result)
+
+        return await self._money_call(cmd, decide)
+
+    @staticmethod
+    async def _check_named_bet(tx: WalletTransaction, cmd: Win, bet_ref: str) -> None:
+        bet = await tx.find_tx(cmd.scope, bet_ref)
+        if bet is not None and bet.status is TxStatus.TOMBSTONE:
+            raise TransactionRolledBack(f"bet {bet_ref!r} was rolled back")
+        if (
+            bet is None
+            or bet.kind is not TxKind.BET
+            or bet.status is not TxStatus.OK
+            or bet.round_ref != cmd.round_id
+            or bet.player_id != cmd.player_id
+        ):
+            raise BetNotFound(f"no accepted bet {bet_ref!r} in round {cmd.round_id!r}")
+        if await tx.find_rollback_of(cmd.scope, bet_ref) is not None:
+            raise TransactionRolledBack(f"bet {bet_ref!r} was rolled back")
+
+    async def rollback(self, cmd: Rollback) -> WalletResult:
+        """Reverse one bet exactly once; before its bet arrives, leave a tombstone (rule 4)."""
+
+        async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
+            earlier = await tx.find_rollback_of(cmd.scope, cmd.bet_tx_id)
+            if earlier is not None:
+                # Rolling a bet back twice (under another id) is a replay, not a second refund.
+                return WalletResult.from_dict(
+                    earlier.result, transaction_id=earlier.id, replay=True
+                )
+            bet = await tx.find_tx(cmd.scope, cmd.bet_tx_id)
+            before = wallet.balances
+            if bet is None:
+                return await self._settle_rollback(tx, cmd, before, outcome="tombstone")
+            if bet.kind is not TxKind.BET or bet.status is TxStatus.TOMBSTONE:
+                raise RollbackNotAllowed(f"{cmd.bet_tx_id!r} is a {bet.kind.value}, not a bet")
+            if bet.player_id != cmd.player_id or bet.currency != cmd.currency:
+                raise RollbackNotAllowed(f"bet {cmd.bet_tx_id!r} belongs to another player")
+            if cmd.round_id is not None and bet.round_ref != cmd.round_id:
+                raise RoundMismatch(f"bet {cmd.bet_tx_id!r} is not in round {cmd.round_id!r}")
+            if cmd.amount and cmd.amount != bet.amount:
+                raise RollbackNotAllowed(
+                    f"rollback amount {cmd.amount} differs from the bet's {bet.amount}"
+                )
+            if bet.status is TxStatus.REFUSED:
+                return await self._settle_rollback(tx, cmd, before, outcome="nothing_to_reverse")
+            assert bet.round_ref is not None  # noqa: S101 - every bet has a round
+            round_ = await tx.find_round(cmd.scope, bet.round_ref)
+            assert round_ is not None  # noqa: S101 - an accepted bet wrote its round
+            if round_.win_count or not round_.is_open:
+                raise BetAlreadySettled(
+                    f"round {bet.round_ref!r} is already settled; the first resolution stands"
+                )
+            cash, bonus = int(bet.result["cash_amount"]), int(bet.result["bonus_amount"])
+            self._credit_check(before.cash, cash, cmd.currency)
+            self._credit_check(before.bonus, bonus, cmd.currency)
+            provider = cmd.scope.removeprefix("provider:")
+            clearing = await tx.house_account(AccountType.PROVIDER_CLEARING, provider, cmd.currency)
+            entry = transfer(
+                EntryKind.ROLLBACK,
+                currency=cmd.currency,
+                debits={clearing: cash + bonus},
+                credits={wallet.cash_account: cash, wallet.bonus_account: bonus},
+                reverses_entry_id=bet.entry_id,
+            )
+            change = RoundChange(
+                scope=cmd.scope,
+                round_ref=round_.round_ref,
+                player_id=round_.player_id,
+                currency=round_.currency,
+                game_code=round_.game_code,
+                expected_version=round_.version,
+                cash_staked=-cash,
+                bonus_staked=-bonus,
+                bets_live=-1,
+                bets_rolled_back=1,
+            )
+            after = Balances(cmd.currency, before.cash + cash, before.bonus + bonus, before.held)
+            return await self._settle_rollback(
+                tx, cmd, after, outcome="applied", entry=entry, change=change, amounts=(cash, bonus)
+            )
+
+        return await self._money_call(cmd, decide)
+
+    async def _settle_rollback(
+        self,
+        tx: WalletTransaction,
+        cmd: Rollback,
+        balances: Balances,
+        *,
+        outcome: str,
+        entry: object = None,
+        change: RoundChange | None = None,
+        amounts: tuple[int, int] = (0, 0),
+    ) -> WalletResult:
+        result = WalletResult(
+            transaction_id=0,
+            kind=TxKind.ROLLBACK,
+            reference=cmd.tx_id,
+            balances=balances,
+            cash_amount=amounts[0],
+            bonus_amount=amounts[1],
+            outcome=outcome,
+        )
+        tombstone = None
+        if outcome == "tombstone":
+            tombstone = TxRecord(
+                scope=cmd.scope,
+                reference=cmd.bet_tx_id,
+                kind=TxKind.TOMBSTONE,
+                status=TxStatus.TOMBSTONE,
+                player_id=cmd.player_id,
+                amount=0,
+                currency=cmd.currency,
+                fingerprint=None,
+                result={},
+                round_ref=cmd.round_id,
+                ref_tx=cmd.tx_id,
+            )
+        write = Write(
+            tx=self._record(cmd, TxStatus.OK, result.to_dict(), ref_tx=cmd.bet_tx_id),
+            entry=entry,  # type: ignore[arg-type]
+            round=change,
+            tombstone=tombstone,
+        )
+        return await self._apply(tx, write, result)
+
+    async def end_round(self, cmd: EndRound) -> WalletResult:
+        """Close a round with no further money; closing a closed round is a success."""
+
+        async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
+            if cmd.amount:
+                raise AmountOutOfRange("end round moves no money; amount must be 0")
+            round_ = await tx.find_round(cmd.scope, cmd.round_id)
+            if round_ is None:
+                raise TransactionNotFound(f"unknown round {cmd.round_id!r}", round_id=cmd.round_id)
+            self._check_round(round_, cmd)
+            result = WalletResult(
+                transaction_id=0,
+                kind=TxKind.END_ROUND,
+                reference=cmd.tx_id,
+                balances=wallet.balances,
+                round_closed=True,
+                outcome="applied" if round_.is_open else "already_closed",
+            )
+            change = None
+            if round_.is_open:
+                change = RoundChange(
+                    scope=cmd.scope,
+                    round_ref=cmd.round_id,
+                    player_id=cmd.player_id,
+                    currency=cmd.currency,
+                    game_code=cmd.game_code,
+                    expected_version=round_.version,
+                    close=True,
+                )
+            write = Write(tx=self._record(cmd, TxStatus.OK, result.to_dict()), round=change)
+            return await self._apply(tx, write, result)
+
+        return await self._money_call(cmd, decide)
+
+    # -- operator cashier -----------------------------------------------------------------
+
+    async def deposit(self, cmd: Deposit) -> WalletResult:
+        return await self._cashier(cmd, EntryKind.DEPOSIT, AccountType.OPERATOR_CASH, inbound=True)
+
+    async def grant_bonus(self, cmd: BonusGrant) -> WalletResult:
+        return await self._cashier(
+            cmd, EntryKind.BONUS_GRANT, AccountType.BONUS_FUNDING, inbound=True
+        )
+
+    async def withdraw(self, cmd: Withdrawal) -> WalletResult:
+        """Pay out withdrawable cash only: never bonus, never held funds."""
+        return await self._cashier(
+            cmd, EntryKind.WITHDRAWAL, AccountType.OPERATOR_CASH, inbound=False
+        )
+
+    async def _cashier(
+        self, cmd: CashierCommand, kind: EntryKind, house: AccountType, *, inbound: bool
+    ) -> WalletResult:
+        async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
+            if not wallet.is_active:
+                raise PlayerBlocked(f"player {cmd.player_id!r} is blocked")
+            before = wallet.balances
+            bonus = kind is EntryKind.BONUS_GRANT
+            player_account = wallet.bonus_account if bonus else wallet.cash_account
+            if inbound:
+                self._credit_check(before.bonus if bonus else before.cash, cmd.amount, cmd.currency)
+            elif cmd.amount > before.cash:
+                return await self._refuse(
+                    tx,
+                    cmd,
+                    InsufficientFunds(
+                        f"withdrawal {cmd.amount} exceeds withdrawable cash {before.cash}",
+                        **_bal(wallet),
+                    ),
+                )
+            house_id = await tx.house_account(house, OPERATOR_OWNER, cmd.currency)
+            source, target = (house_id, player_account) if inbound else (player_account, house_id)
+            entry = transfer(
+                kind,
+                currency=cmd.currency,
+                debits={source: cmd.amount},
+                credits={target: cmd.amount},
+            )
+            sign = 1 if inbound else -1
+            cash_delta = 0 if bonus else sign * cmd.amount
+            bonus_delta = cmd.amount if bonus else 0
+            result = WalletResult(
+                transaction_id=0,
+                kind=cmd.kind,
+                reference=cmd.reference,
+                balances=Balances(
+                    cmd.currency, before.cash + cash_delta, before.bonus + bonus_delta, before.held
+                ),
+                cash_amount=abs(cash_delta),
+                bonus_amount=bonus_delta,
+            )
+            write = Write(tx=self._record(cmd, TxStatus.OK, result.to_dict()), entry=entry)
+            return await self._apply(tx, write, result)
+
+        return await self._money_call(cmd, decide)
+
+    # -- two-phase holds ------------------------------------------------------------------
+
+    async def reserve_hold(self, cmd: ReserveHold) -> WalletResult:
+        """Move cash into held until the hold is posted, voided or expires."""
+        if not 0 < cmd.expires_in_seconds <= MAX_HOLD_SECONDS:
+            raise InvalidRequest(
+                f"a hold expires within 1..{MAX_HOLD_SECONDS} seconds", field="expires_in_seconds"
+            )
+
+        async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
+            if not wallet.is_active:
+                raise PlayerBlocked(f"player {cmd.player_id!r} is blocked")
+            before = wallet.balances
+            if cmd.amount > before.cash:
+                return await self._refuse(
+                    tx,
+                    cmd,
+                    InsufficientFunds(
+                        f"hold {cmd.amount} exceeds available cash {before.cash}", **_bal(wallet)
+                    ),
+                )
+            if cmd.amount == 0:
+                raise AmountOutOfRange("a hold must reserve a positive amount")
+            now = self.clock()
+            destination = await tx.house_account(
+                AccountType.OPERATOR_CASH, OPERATOR_OWNER, cmd.currency
+            )
+            entry = transfer(
+                EntryKind.HOLD_RESERVE,
+                currency=cmd.currency,
+                debits={wallet.cash_account: cmd.amount},
+                credits={wallet.held_account: cmd.amount},
+            )
+            expires_at = now + timedelta(seconds=cmd.expires_in_seconds)
+            result = WalletResult(
+                transaction_id=0,
+                kind=TxKind.HOLD_RESERVE,
+                reference=cmd.reference,
+                balances=Balances(
+                    cmd.currency, before.cash - cmd.amount, before.bonus, before.held + cmd.amount
+                ),
+                cash_amount=cmd.amount,
+                extra={"expires_at": expires_at.isoformat()},
+            )
+            hold = NewHold(
+                reference=cmd.reference,
+                player_id=cmd.player_id,
+                currency=cmd.currency,
+                amount=cmd.amount,
+                destination_account=destination,
+                expires_at=expires_at,
+            )
+            write = Write(
+                tx=self._record(cmd, TxStatus.OK, result.to_dict()), entry=entry, new_hold=hold
+            )
+            return await self._apply(tx, write, result)
+
+        return await self._money_call(cmd, decide)
+
+    async def post_hold(self, reference: str, amount: int | None = None) -> HoldResult:
+        """Post a hold, fully (amount None) or partly; the rest returns to cash. Exactly once."""
+        return await self._resolve_hold(reference, "posted", amount)
+
+    async def void_hold(self, reference: str) -> HoldResult:
+        """Release a hold back to cash. Exactly once."""
+        return await self._resolve_hold(reference, "voided", None)
+
+    async def hold_state(self, reference: str) -> HoldState:
+        """A hold as stored (for display and for parsing a partial post in its currency)."""
+
+        async def attempt(tx: WalletTransaction) -> HoldState:
+            hold = await tx.lock_hold(reference)
+            if hold is None:
+                raise HoldNotFound(f"no hold {reference!r}")
+            return hold
+
+        return await self._run(attempt)
+
+    async def expire_holds(self, *, limit: int = 1000) -> int:
+        """Release every pending hold past its expiry; returns how many were released."""
+        async with self.store.transaction() as tx:
+            due = await tx.expired_holds(self.clock(), limit)
+        expired = 0
+        for reference, _player in due:
+            try:
+                await self._resolve_hold(reference, "expired", None)
+            except HoldExpired:
+                expired += 1
+            except HoldNotPending:
+                continue  # resolved by someone else since we listed it
+        return expired
+
+    async def _resolve_hold(self, reference: str, status: str, amount: int | None) -> HoldResult:
+        check_ref("reference", reference)
+
+        async def attempt(tx: WalletTransaction) -> HoldResult | CroupierError:
+            state = status
+            hold = await tx.lock_hold(reference)
+            if hold is None:
+                raise HoldNotFound(f"no hold {reference!r}")
+            posted = hold.amount if amount is None else amount
+            if hold.status != "pending":
+                return self._hold_replay(hold, state, posted if state == "posted" else 0)
+            wallet = await tx.lock_wallet(hold.player_id)
+            assert wallet is not None  # noqa: S101 - a hold's player exists
+            now = self.clock()
+            if state != "expired" and hold.expires_at <= now:
+                state = "expired"
+            if state == "posted":
+                check_minor(posted, self.currencies.get_currency(hold.currency))
+                if posted > hold.amount:
+                    raise HoldAmountExceeded(
+                        f"post of {posted} exceeds the hold's {hold.amount}", amount=hold.amount
+                    )
+            else:
+                posted = 0
+            back = hold.amount - posted
+            entry = transfer(
+                {
+                    "posted": EntryKind.HOLD_POST,
+                    "voided": EntryKind.HOLD_VOID,
+                    "expired": EntryKind.HOLD_EXPIRE,
+                }[state],
+                currency=hold.currency,
+                debits={wallet.held_account: hold.amount},
+                credits={hold.destination_account: posted, wallet.cash_account: back},
+            )
+            before = wallet.balances
+            result = HoldResult(
+                reference=reference,
+                status=state,
+                amount=hold.amount,
+                posted_amount=posted,
+                balances=Balances(
+                    hold.currency, before.cash + back, before.bonus, before.held - hold.amount
+                ),
+            )
+            resolution = HoldResolution(hold.id, state, posted, result.to_dict())
+            await tx.write(Write(entry=entry, hold_resolution=resolution), now=now)
+            if state == "expired":
+                return HoldExpired(f"hold {reference!r} expired", **result.to_dict())
+            return result
+
+        outcome = await self._run(attempt)
+        if isinstance(outcome, CroupierError):
+            raise outcome
+        return outcome
+
+    @staticmethod
+    def _hold_replay(hold: HoldState, status: str, posted: int) -> HoldResult | CroupierError:
+        if hold.status == status and hold.posted_amount == posted:
+            return HoldResult.from_dict(hold.result, replay=True)
+        if hold.status == "expired":
+            return HoldExpired(f"hold {hold.reference!r} expired", **hold.result)
+        return HoldNotPending(
+            f"hold {hold.reference!r} is {hold.status} already", status=hold.status
+        )
+
+
+def _bal(wallet: PlayerWallet) -> dict[str, object]:
+    """The balance a refusal reports (rule 8)."""
+    b = wallet.balances
+    return {"currency": b.currency, "cash": b.cash, "bonus": b.bonus}
+
+
+__all__ = ["CASHIER_SCOPE", "WalletService"]
