@@ -368,7 +368,7 @@ def wallet_end_round(player: str, provider: ProviderOpt, tx: TxOpt, round_id: Ro
 @hold_app.command("reserve")
 def hold_reserve(
     player: str, amount: str, ref: RefOption,
-    expires_in: Annotated[int, typer.Option("--expires-in", help="Seconds until it expires.")] = 3600,
+    expires_in: Annotated[int, typer.Option("--expires-in", help="Seconds to expiry.")] = 3600,
     database_url: DbOption = None,
 ) -> None:  # fmt: skip
     """Move cash into held until the hold is posted, voided or expires."""
@@ -473,6 +473,10 @@ def _safe(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
-    sys.exit(0)
+def main() -> None:
+    """The console entry point: a typed error becomes its JSON on stderr and exit status 1."""
+    try:
+        app()
+    except CroupierError as error:
+        err_console.print_json(json.dumps({"error": error.to_dict()}))
+        sys.exit(1)

@@ -36,6 +36,7 @@ Tree (code, HTTP status, retry class)::
     +-- StorageConflict                            STORAGE_CONFLICT        503 retryable
     +-- StorageUnavailable                         STORAGE_UNAVAILABLE     503 retryable
     +-- ConfigurationError                         CONFIGURATION_ERROR     500 fatal
+    +-- UnbalancedEntry                            LEDGER_UNBALANCED       500 final
 
 A refusal that the wallet stored (insufficient funds on a bet, a bet on a closed round, a bet
 whose id was rolled back first) is raised again on a replay with ``replay=True`` and the
@@ -272,6 +273,14 @@ class ConfigurationError(CroupierError):
     code = "CONFIGURATION_ERROR"
     http_status = 500
     retry_class = RetryClass.FATAL
+
+
+class UnbalancedEntry(CroupierError):
+    """A bug, caught before writing: an entry whose postings do not sum to zero per currency."""
+
+    code = "LEDGER_UNBALANCED"
+    http_status = 500
+    retry_class = RetryClass.FINAL
 
 
 def all_error_types() -> list[type[CroupierError]]:

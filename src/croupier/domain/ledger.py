@@ -12,7 +12,7 @@ import enum
 from collections import defaultdict
 from dataclasses import dataclass
 
-from croupier.domain.errors import CroupierError
+from croupier.domain.errors import UnbalancedEntry
 
 
 class AccountType(enum.StrEnum):
@@ -58,12 +58,6 @@ class EntryKind(enum.StrEnum):
     HOLD_POST = "hold_post"
     HOLD_VOID = "hold_void"
     HOLD_EXPIRE = "hold_expire"
-
-
-class UnbalancedEntry(CroupierError):
-    """A programming error: an entry whose postings do not sum to zero per currency."""
-
-    code = "LEDGER_UNBALANCED"
 
 
 @dataclass(frozen=True, slots=True)

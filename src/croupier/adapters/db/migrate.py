@@ -63,6 +63,17 @@ def upgrade(url: str, revision: str = "head") -> str | None:
         engine.dispose()
 
 
+def downgrade(url: str, revision: str) -> str | None:
+    """Migrate the database down to ``revision`` ("base" empties it)."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.downgrade(_config(conn), revision)
+        return current(engine)
+    finally:
+        engine.dispose()
+
+
 def check(url: str) -> None:
     """Raise if the models in schema.py and the database at head disagree (alembic check)."""
     engine = make_engine(url)
