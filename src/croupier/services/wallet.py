@@ -272,6 +272,8 @@ class WalletService:
             round_ = await tx.find_round(cmd.scope, cmd.round_id)
             if round_ is not None:
                 self._check_round(round_, cmd)
+                staked = round_.cash_staked + round_.bonus_staked
+                self._credit_check(staked, cmd.amount, cmd.currency)
                 if not round_.is_open:
                     return await self._refuse(
                         tx, cmd, RoundClosed(f"round {cmd.round_id!r} is closed", **_bal(wallet))
@@ -345,6 +347,8 @@ class WalletService:
             before = wallet.balances
             self._credit_check(before.cash, cash, cmd.currency)
             self._credit_check(before.bonus, bonus, cmd.currency)
+            # SQLite would turn an overflowing integer into a float: refuse before it can.
+            self._credit_check(round_.win_total, cmd.amount, cmd.currency)
             clearing = await tx.house_account(
                 AccountType.PROVIDER_CLEARING, cmd.provider, cmd.currency
             )
