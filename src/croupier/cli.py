@@ -33,6 +33,7 @@ from croupier.domain.wallet import (
     Win,
     Withdrawal,
 )
+from croupier.jobs.holds import sweep_expired_holds
 from croupier.services.wallet import WalletService
 
 T = TypeVar("T")
@@ -168,15 +169,10 @@ def run(
             "Try: croupier wallet open alice EUR && croupier wallet deposit alice 100.00 "
             "--ref dep-1 && croupier ledger verify"
         )
-        while not stop.is_set():
-            released = await wallet.expire_holds()
-            if released:
-                console.print(f"released {released} expired holds")
-            if once:
-                return
-            with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), settings.hold_sweep_seconds)
-        console.print("stopped")
+        released = await sweep_expired_holds(
+            wallet, interval=settings.hold_sweep_seconds, stop=stop, once=once
+        )
+        console.print(f"stopped; released {released} expired holds")
 
     _with_wallet(database_url, main)
 

@@ -19,6 +19,9 @@ MAX_REF_LENGTH = 128
 CASHIER_SCOPE = "cashier"
 """Idempotency scope of operator cashier moves; provider calls use ``provider:<code>``."""
 
+MAX_SCOPE_LENGTH = 80
+"""Longest idempotency scope (``provider:<code>``), in bytes: the width of its columns."""
+
 
 class TxKind(enum.StrEnum):
     BET = "bet"

@@ -42,6 +42,7 @@ from croupier.domain.ledger import OPERATOR_OWNER, AccountType, EntryKind, trans
 from croupier.domain.money import INT64_MAX, CurrencyTable, check_minor
 from croupier.domain.wallet import (
     CASHIER_SCOPE,
+    MAX_SCOPE_LENGTH,
     Balances,
     Bet,
     BonusGrant,
@@ -152,6 +153,11 @@ class WalletService:
             value = getattr(cmd, name, None)
             if value is not None:
                 check_ref(name, value)
+        if len(cmd.scope.encode()) > MAX_SCOPE_LENGTH:
+            raise InvalidRequest(
+                f"provider code makes a scope longer than {MAX_SCOPE_LENGTH} bytes",
+                field="provider",
+            )
         currency = self.currencies.get_currency(cmd.currency)
         check_minor(cmd.amount, currency)
 

@@ -58,6 +58,10 @@ FIND_ROUND_SQL = f"SELECT {ROUND_COLUMNS} FROM rounds WHERE scope = $1 AND round
 # One statement for everything a money call writes: the round (guarded by its version), the
 # journal entry, its postings, the cached player balances and the idempotency record. If the
 # round guard fails nothing is written and no row comes back: the service retries.
+# PostgreSQL checks CHECK constraints on the proposed INSERT row before it detects the
+# conflict, so the negative stake deltas of a rollback must not appear in that row: it gets
+# them clamped at zero (a new round only ever has non-negative stakes) and the update adds
+# the parameters themselves, not EXCLUDED.
 WRITE_SQL = """
 WITH r AS (
     INSERT INTO rounds AS r0 (scope, round_ref, player_id, currency, game_code, status,
@@ -65,12 +69,12 @@ WITH r AS (
         version, opened_at, closed_at)
     SELECT $1::text, $2::text, $3::text, $4::text, $5::text,
         CASE WHEN $12::bool THEN 'closed' ELSE 'open' END,
-        $6::bigint, $7::bigint, $8::int, $9::int, $10::int, $11::bigint, 1, $14::timestamptz,
-        CASE WHEN $12::bool THEN $14::timestamptz END
+        GREATEST($6::bigint, 0), GREATEST($7::bigint, 0), $8::int, $9::int, $10::int,
+        $11::bigint, 1, $14::timestamptz, CASE WHEN $12::bool THEN $14::timestamptz END
     WHERE $1::text IS NOT NULL
     ON CONFLICT (scope, round_ref) DO UPDATE SET
-        cash_staked = r0.cash_staked + EXCLUDED.cash_staked,
-        bonus_staked = r0.bonus_staked + EXCLUDED.bonus_staked,
+        cash_staked = r0.cash_staked + $6::bigint,
+        bonus_staked = r0.bonus_staked + $7::bigint,
         bets_live = r0.bets_live + EXCLUDED.bets_live,
         bets_rolled_back = r0.bets_rolled_back + EXCLUDED.bets_rolled_back,
         win_count = r0.win_count + EXCLUDED.win_count,
