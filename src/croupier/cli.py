@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -156,6 +157,8 @@ def run(
         err_console.print("database is not at the newest schema: run `croupier migrate` first")
         raise typer.Exit(1)
 
+    exe = _command_path()
+
     async def main(wallet: WalletService) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -166,8 +169,8 @@ def run(
             f"croupier running on {_safe(settings.database_url)} with "
             f"{len(wallet.currencies)} currencies; releasing expired holds every "
             f"{settings.hold_sweep_seconds:g}s. Ctrl-C stops.\n"
-            "Try: croupier wallet open alice EUR && croupier wallet deposit alice 100.00 "
-            "--ref dep-1 && croupier ledger verify"
+            f"Try, in another shell: {exe} wallet open alice EUR && "
+            f"{exe} wallet deposit alice 100.00 --ref dep-1 && {exe} ledger verify"
         )
         released = await sweep_expired_holds(
             wallet, interval=settings.hold_sweep_seconds, stop=stop, once=once
@@ -460,6 +463,16 @@ def ledger_house(database_url: DbOption = None, json_out: JsonOption = False) ->
     for row in rows:
         table.add_row(row["type"], row["owner"], row["currency"], str(row["balance"]))
     console.print(table)
+
+
+def _command_path() -> str:
+    """How the user can call this same `croupier` again: .venv/bin/croupier after make run."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name != "croupier":
+        return "croupier"
+    with suppress(ValueError):
+        return str(argv0.resolve().relative_to(Path.cwd()))
+    return str(argv0)
 
 
 def _safe(url: str) -> str:
