@@ -31,7 +31,7 @@ Tree (code, HTTP status, retry class)::
     +-- PlayerExists                               PLAYER_EXISTS           409 final
     +-- HoldNotFound                               HOLD_NOT_FOUND          404 final
     +-- HoldNotPending                             HOLD_NOT_PENDING        409 final
-    +-- HoldExpired                                HOLD_EXPIRED            409 final
+    |   +-- HoldExpired                            HOLD_EXPIRED            409 final
     +-- HoldAmountExceeded                         HOLD_AMOUNT_EXCEEDED    409 final
     +-- StorageConflict                            STORAGE_CONFLICT        503 retryable
     +-- StorageUnavailable                         STORAGE_UNAVAILABLE     503 retryable

@@ -416,14 +416,19 @@ class WalletService:
 
         async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
             earlier = await tx.find_rollback_of(cmd.scope, cmd.bet_tx_id)
-            if earlier is not None:
+            if earlier is not None and earlier.player_id == cmd.player_id:
                 # Rolling a bet back twice (under another id) is a replay, not a second refund.
+                # Another player's call falls through to the checks below and is refused.
                 return WalletResult.from_dict(
                     earlier.result, transaction_id=earlier.id, replay=True
                 )
             bet = await tx.find_tx(cmd.scope, cmd.bet_tx_id)
             before = wallet.balances
             if bet is None:
+                if cmd.bet_tx_id == cmd.tx_id:
+                    # Its tombstone would need the rollback's own key: a unique-key clash on
+                    # every attempt, answered as a retryable conflict forever. Refuse instead.
+                    raise RollbackNotAllowed(f"rollback {cmd.tx_id!r} names itself as its bet")
                 return await self._settle_rollback(tx, cmd, before, outcome="tombstone")
             if bet.kind is not TxKind.BET or bet.status is TxStatus.TOMBSTONE:
                 raise RollbackNotAllowed(f"{cmd.bet_tx_id!r} is a {bet.kind.value}, not a bet")
