@@ -281,3 +281,30 @@ async def test_many_players_first_bets_in_parallel_all_complete(
     for player in players:
         assert (await pg_wallet.balance(player)).cash == 970
     assert_ledger_ok(pg_url)
+
+
+@pytest.mark.postgres
+async def test_first_deposits_in_parallel_all_complete(
+    pg_wallet: WalletService, pg_url: str
+) -> None:
+    """The operator cash account is created by the first deposit; racing first deposits must
+    not post to an account id another transaction has not committed yet."""
+    for attempt in range(5):
+        truncate_postgres(pg_url)
+        pg_wallet.store._house.clear()  # type: ignore[attr-defined]  # as after a restart
+        await sync_currencies(pg_wallet.store, pg_wallet.currencies)
+        players = [f"d{attempt}-{i}" for i in range(8)]
+        for player in players:
+            await pg_wallet.open_wallet(player, "EUR")
+        outcomes = await all_at_once(
+            [
+                (lambda p=p: pg_wallet.deposit(
+                    Deposit(player_id=p, amount=500, currency="EUR", cashier_ref=f"dep-{p}")
+                ))
+                for p in players
+            ]
+        )  # fmt: skip
+        assert unexpected(outcomes, WalletResult) == []
+        for player in players:
+            assert (await pg_wallet.balance(player)).cash == 500
+        assert_ledger_ok(pg_url)

@@ -83,6 +83,8 @@ class SqliteTransaction:
     def __init__(self, conn: sqlite3.Connection, house_cache: dict[tuple[str, str, str], int]):
         self._conn = conn
         self._house = house_cache
+        self.new_house: dict[tuple[str, str, str], int] = {}
+        """House accounts first seen here; shared with later transactions after commit."""
 
     async def lock_wallet(self, player_id: str) -> PlayerWallet | None:
         rows = self._conn.execute(WALLET_SQL, (player_id,)).fetchall()
@@ -128,7 +130,8 @@ class SqliteTransaction:
 
     async def house_account(self, account_type: AccountType, owner: str, currency: str) -> int:
         key = (account_type.value, owner, currency)
-        if key not in self._house:
+        known = self._house.get(key) or self.new_house.get(key)
+        if known is None:
             self._conn.execute(
                 "INSERT INTO accounts (type, owner, currency, created_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT DO NOTHING",
@@ -137,8 +140,8 @@ class SqliteTransaction:
             row = self._conn.execute(
                 "SELECT id FROM accounts WHERE type = ? AND owner = ? AND currency = ?", key
             ).fetchone()
-            self._house[key] = int(row[0])
-        return self._house[key]
+            known = self.new_house[key] = int(row[0])
+        return known
 
     async def write(self, write: Write, *, now: datetime) -> tuple[int | None, int | None]:
         conn, at = self._conn, ts(now)
@@ -272,19 +275,21 @@ class SqliteStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+        # sqlite3 calls never suspend: yield once so that concurrent tasks take turns.
+        await asyncio.sleep(0)
         async with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 raise StorageUnavailable(f"SQLite is busy or unavailable: {exc}") from exc
+            tx = SqliteTransaction(self._conn, self._house)
             try:
-                yield SqliteTransaction(self._conn, self._house)
+                yield tx
             except BaseException:
                 self._conn.execute("ROLLBACK")
-                # A house account created in a rolled-back transaction does not exist.
-                self._house.clear()
                 raise
             self._conn.execute("COMMIT")
+            self._house.update(tx.new_house)
 
     async def read_balances(self, player_id: str) -> PlayerWallet | None:
         async with self._lock:
