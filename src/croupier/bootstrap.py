@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 import iso4217
 
@@ -15,6 +17,21 @@ from croupier.domain.money import CurrencyTable
 from croupier.domain.wallet import BonusPolicy
 from croupier.services.ports import WalletStore
 from croupier.services.wallet import WalletService
+
+T = TypeVar("T")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on uvloop where it is installed (Linux, macOS), else asyncio's loop.
+
+    uvloop halves the event loop's share of a bet's CPU (measured in bench/).
+    """
+    try:
+        import uvloop  # noqa: PLC0415 - optional: absent on Windows
+    except ImportError:  # pragma: no cover - only where uvloop is not installed
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def iso_currencies() -> dict[str, int]:

@@ -18,6 +18,7 @@ from rich.table import Table
 from croupier.adapters.db import migrate as migrations
 from croupier.adapters.db.verify import house_balances, verify_ledger
 from croupier.bootstrap import currency_table, wallet_service
+from croupier.bootstrap import run as run_async
 from croupier.config import Settings
 from croupier.domain.errors import CroupierError, all_error_types
 from croupier.domain.money import format_decimal, parse_decimal
@@ -91,7 +92,7 @@ def _with_wallet(database_url: str | None, use: Callable[[WalletService], Awaita
             return await use(wallet)
 
     try:
-        return asyncio.run(main())
+        return run_async(main())
     except CroupierError as error:
         _fail(error)
         raise  # unreachable: _fail exits
