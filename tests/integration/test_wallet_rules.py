@@ -689,7 +689,8 @@ async def test_blocked_player_cannot_bet_or_deposit_but_open_rounds_settle(
     with pytest.raises(PlayerBlocked):
         await wallet.withdraw(Withdrawal(player_id="p1", amount=10, currency="EUR",
                                          cashier_ref="wd1"))  # fmt: skip
-    assert ledger.counts() == counts
+    # The refusals are stored (three idempotency records) and move no money.
+    assert ledger.counts() == counts | {"wallet_transactions": counts["wallet_transactions"] + 3}
 
     paid = await wallet.settle_win(win("w1", 500, round_id="r1"))
     undone = await wallet.rollback(rollback("rb2", "b2"))
@@ -698,6 +699,10 @@ async def test_blocked_player_cannot_bet_or_deposit_but_open_rounds_settle(
     assert (undone.outcome, undone.balances.cash) == ("applied", 1400)
     assert (await wallet.balance("p1")).cash == 1400
     await wallet.set_blocked("p1", blocked=False)
+    # The provider was told the bet was refused: re-sent after the unblock, it still is.
+    with pytest.raises(PlayerBlocked) as again:
+        await wallet.place_bet(bet("b3", 100, round_id="r1"))
+    assert again.value.details["replay"] is True
     assert (await wallet.place_bet(bet("b4", 100, round_id="r3"))).balances.cash == 1300
     ledger.assert_ok()
 

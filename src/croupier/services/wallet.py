@@ -274,7 +274,10 @@ class WalletService:
 
         async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
             if not wallet.is_active:
-                raise PlayerBlocked(f"player {cmd.player_id!r} is blocked")
+                # Stored: a re-sent call answers the same after an unblock, never takes money
+                # the caller was told it would not.
+                blocked = PlayerBlocked(f"player {cmd.player_id!r} is blocked", **_bal(wallet))
+                return await self._refuse(tx, cmd, blocked)
             round_ = await tx.find_round(cmd.scope, cmd.round_id)
             if round_ is not None:
                 self._check_round(round_, cmd)
@@ -578,7 +581,10 @@ class WalletService:
     ) -> WalletResult:
         async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
             if not wallet.is_active:
-                raise PlayerBlocked(f"player {cmd.player_id!r} is blocked")
+                # Stored: a re-sent call answers the same after an unblock, never takes money
+                # the caller was told it would not.
+                blocked = PlayerBlocked(f"player {cmd.player_id!r} is blocked", **_bal(wallet))
+                return await self._refuse(tx, cmd, blocked)
             before = wallet.balances
             bonus = kind is EntryKind.BONUS_GRANT
             player_account = wallet.bonus_account if bonus else wallet.cash_account
@@ -630,7 +636,10 @@ class WalletService:
 
         async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
             if not wallet.is_active:
-                raise PlayerBlocked(f"player {cmd.player_id!r} is blocked")
+                # Stored: a re-sent call answers the same after an unblock, never takes money
+                # the caller was told it would not.
+                blocked = PlayerBlocked(f"player {cmd.player_id!r} is blocked", **_bal(wallet))
+                return await self._refuse(tx, cmd, blocked)
             before = wallet.balances
             if cmd.amount > before.cash:
                 return await self._refuse(
