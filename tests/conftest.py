@@ -19,10 +19,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from croupier.adapters.db.migrate import upgrade
+from croupier.adapters.db.migrate import make_engine, upgrade
 from croupier.adapters.db.postgres import PostgresStore
 from croupier.adapters.db.schema import metadata
 from croupier.adapters.db.sqlite import SqliteStore
+from croupier.adapters.db.verify import verify_ledger
 from croupier.bootstrap import currency_table, sync_currencies
 from croupier.config import Settings
 from croupier.domain.wallet import BonusPolicy
@@ -80,6 +81,16 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "croupier.db"
     upgrade(f"sqlite:///{path}")
     return path
+
+
+def assert_ledger_ok(url: str) -> None:
+    """Every ledger invariant holds on this database (croupier ledger verify)."""
+    engine = make_engine(url)
+    try:
+        report = verify_ledger(engine)
+    finally:
+        engine.dispose()
+    assert report.ok, [c for c in report.checks if not c.ok]
 
 
 def truncate_postgres(url: str) -> None:

@@ -13,8 +13,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from croupier.adapters.db.migrate import make_engine
-from croupier.adapters.db.verify import verify_ledger
 from croupier.bootstrap import currency_table, sync_currencies
 from croupier.config import Settings
 from croupier.domain.errors import (
@@ -24,20 +22,11 @@ from croupier.domain.errors import (
 )
 from croupier.domain.wallet import Bet, BonusPolicy, Deposit, Rollback, WalletResult, Win
 from croupier.services.wallet import WalletService
-from tests.conftest import open_test_store, truncate_postgres
+from tests.conftest import assert_ledger_ok, open_test_store, truncate_postgres
 
 POOL_SIZE = 20
 TIMEOUT = 30.0
 """Upper bound for any one burst of calls: a deadlock fails the test instead of hanging it."""
-
-
-def assert_ledger_ok(url: str) -> None:
-    engine = make_engine(url)
-    try:
-        report = verify_ledger(engine)
-    finally:
-        engine.dispose()
-    assert report.ok, [c for c in report.checks if not c.ok]
 
 
 async def make_wallet(url: str) -> WalletService:

@@ -17,9 +17,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from croupier.adapters.db.migrate import make_engine
-from croupier.adapters.db.verify import verify_ledger
 from croupier.domain.wallet import Bet, Deposit
 from croupier.services.wallet import WalletService
+from tests.conftest import assert_ledger_ok
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 PLAYER = "crash-player"
@@ -136,9 +136,4 @@ async def test_sigkill_loses_no_acknowledged_bet(wallet: WalletService, database
         assert (replayed.transaction_id, replayed.balances.cash) == (tx_id, cash)
 
     assert (await wallet.balance(PLAYER)).cash == START - STAKE * n  # replays took nothing
-    engine = make_engine(database_url)
-    try:
-        report = verify_ledger(engine)
-    finally:
-        engine.dispose()
-    assert report.ok, [c for c in report.checks if not c.ok]
+    assert_ledger_ok(database_url)

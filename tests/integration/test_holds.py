@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from croupier.adapters.db.migrate import make_engine
-from croupier.adapters.db.verify import verify_ledger
 from croupier.domain.errors import (
     AmountOutOfRange,
     HoldAmountExceeded,
@@ -21,18 +19,9 @@ from croupier.domain.errors import (
 )
 from croupier.domain.wallet import Balances, Bet, BonusGrant, Deposit, ReserveHold, Withdrawal
 from croupier.services.wallet import WalletService
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, assert_ledger_ok
 
 HOUR = 3600
-
-
-def assert_ledger_ok(url: str) -> None:
-    engine = make_engine(url)
-    try:
-        report = verify_ledger(engine)
-    finally:
-        engine.dispose()
-    assert report.ok, [c for c in report.checks if not c.ok]
 
 
 def reserve(ref: str, amount: int, *, expires_in: int = HOUR) -> ReserveHold:

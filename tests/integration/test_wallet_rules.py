@@ -14,7 +14,6 @@ import pytest
 import sqlalchemy as sa
 
 from croupier.adapters.db.migrate import make_engine
-from croupier.adapters.db.verify import verify_ledger
 from croupier.domain.errors import (
     AmountOutOfRange,
     BetAlreadySettled,
@@ -46,6 +45,7 @@ from croupier.domain.wallet import (
     Withdrawal,
 )
 from croupier.services.wallet import WalletService
+from tests.conftest import assert_ledger_ok
 
 COUNTED_TABLES = ("wallet_transactions", "journal_entries", "postings", "rounds", "holds")
 
@@ -57,12 +57,7 @@ class Ledger:
         self.url = url
 
     def assert_ok(self) -> None:
-        engine = make_engine(self.url)
-        try:
-            report = verify_ledger(engine)
-        finally:
-            engine.dispose()
-        assert report.ok, [c for c in report.checks if not c.ok]
+        assert_ledger_ok(self.url)
 
     def counts(self) -> dict[str, int]:
         engine = make_engine(self.url)
