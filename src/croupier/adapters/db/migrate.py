@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -52,26 +53,25 @@ def _config(engine_connection: object) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> str | None:
-    """Migrate the database to ``revision``; returns the revision it is at afterwards."""
+def _step(url: str, move: Callable[[Config, str], None], revision: str) -> str | None:
+    """Run one Alembic move in a transaction; returns the revision the database is at."""
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
-            command.upgrade(_config(conn), revision)
+            move(_config(conn), revision)
         return current(engine)
     finally:
         engine.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> str | None:
+    """Migrate the database up to ``revision``; returns the revision it is at afterwards."""
+    return _step(url, command.upgrade, revision)
 
 
 def downgrade(url: str, revision: str) -> str | None:
     """Migrate the database down to ``revision`` ("base" empties it)."""
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            command.downgrade(_config(conn), revision)
-        return current(engine)
-    finally:
-        engine.dispose()
+    return _step(url, command.downgrade, revision)
 
 
 def check(url: str) -> None:
