@@ -14,6 +14,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from croupier.adapters.db import migrate as migrations
 from croupier.adapters.db.verify import house_balances, verify_ledger
@@ -86,7 +88,37 @@ def _fail(error: CroupierError) -> None:
     raise typer.Exit(1)
 
 
+def _require_schema(url: str) -> None:
+    """Exit with a plain message, not a traceback, unless the database is migrated to head."""
+    hint = "run `croupier migrate` first"
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            err_console.print(f"no database at {path}: {hint}")
+            raise typer.Exit(1)
+    engine = migrations.make_engine(url)
+    try:
+        at = migrations.current(engine)
+    except SQLAlchemyError as exc:
+        err_console.print(f"cannot open the database {_safe(url)}: {type(exc).__name__}")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    if at != migrations.head():
+        err_console.print(f"database is not at the newest schema: {hint}")
+        raise typer.Exit(1)
+
+
+def _engine(database_url: str | None) -> Engine:
+    """An engine for the read-only ledger commands, on a migrated database."""
+    url = _settings(database_url).database_url
+    _require_schema(url)
+    return migrations.make_engine(url)
+
+
 def _with_wallet(database_url: str | None, use: Callable[[WalletService], Awaitable[T]]) -> T:
+    _require_schema(_settings(database_url).database_url)
+
     async def main() -> T:
         async with wallet_service(_settings(database_url)) as wallet:
             return await use(wallet)
@@ -154,9 +186,6 @@ def run(
     driven with `croupier wallet ...`.
     """
     settings = _settings(database_url)
-    if migrations.head() != migrations.current(migrations.make_engine(settings.database_url)):
-        err_console.print("database is not at the newest schema: run `croupier migrate` first")
-        raise typer.Exit(1)
 
     exe = _command_path()
 
@@ -426,7 +455,7 @@ def hold_expire(database_url: DbOption = None) -> None:
 @ledger_app.command("verify")
 def ledger_verify(database_url: DbOption = None, json_out: JsonOption = False) -> None:
     """Check every ledger invariant; exit 1 with a report when one fails."""
-    engine = migrations.make_engine(_settings(database_url).database_url)
+    engine = _engine(database_url)
     try:
         report = verify_ledger(engine)
     finally:
@@ -452,7 +481,7 @@ def ledger_verify(database_url: DbOption = None, json_out: JsonOption = False) -
 @ledger_app.command("house")
 def ledger_house(database_url: DbOption = None, json_out: JsonOption = False) -> None:
     """House accounts (operator cash, provider clearing...) with balances summed from postings."""
-    engine = migrations.make_engine(_settings(database_url).database_url)
+    engine = _engine(database_url)
     try:
         rows = house_balances(engine)
     finally:

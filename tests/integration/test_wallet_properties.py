@@ -311,7 +311,14 @@ class Model:
             first = self.txs[earlier]
             assert first.cmd is not None
             if first.cmd.player_id == cmd.player_id:
-                # Rule 5: rolling a bet back twice is a replay of the first rollback.
+                # Rule 5: rolling a bet back twice is a replay of the first rollback, when it
+                # describes the same bet (round and amount, where given).
+                known = self.txs.get(bet_key)
+                if known is not None and isinstance(known.cmd, Bet):
+                    if cmd.round_id is not None and known.cmd.round_id != cmd.round_id:
+                        return Refused("ROUND_MISMATCH")
+                    if cmd.amount and cmd.amount != known.cmd.amount:
+                        return Refused("ROLLBACK_NOT_ALLOWED")
                 assert first.result is not None
                 return Replayed(first.result)
         if cmd.bet_tx_id == cmd.tx_id:

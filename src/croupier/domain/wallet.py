@@ -68,7 +68,11 @@ def check_ref(name: str, value: object) -> str:
     """Ids from the wire: non-empty text without control characters, bounded in length."""
     if not isinstance(value, str) or not value:
         raise InvalidRequest(f"{name} must be a non-empty string", field=name)
-    if len(value.encode()) > MAX_REF_LENGTH:
+    try:
+        size = len(value.encode())
+    except UnicodeEncodeError:  # a lone surrogate: valid in JSON, not text
+        raise InvalidRequest(f"{name} is not valid Unicode text", field=name) from None
+    if size > MAX_REF_LENGTH:
         raise InvalidRequest(f"{name} is longer than {MAX_REF_LENGTH} bytes", field=name)
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise InvalidRequest(f"{name} has control characters", field=name)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from contextlib import suppress
 
+from croupier.domain.errors import CroupierError, RetryClass
 from croupier.services.wallet import WalletService
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,14 @@ async def sweep_expired_holds(
     """
     released = 0
     while not stop.is_set():
-        count = await wallet.expire_holds()
+        try:
+            count = await wallet.expire_holds()
+        except CroupierError as error:
+            if error.retry_class is not RetryClass.RETRYABLE:
+                raise
+            # A database restart must not end the job: try again at the next interval.
+            log.warning("hold sweep failed, retrying in %gs: %s", interval, error.code)
+            count = 0
         if count:
             log.info("released %d expired holds", count)
         released += count

@@ -255,6 +255,8 @@ class WalletService:
         return await self._run(attempt)
 
     async def set_blocked(self, player_id: str, *, blocked: bool) -> None:
+        check_ref("player_id", player_id)
+
         async def attempt(tx: WalletTransaction) -> None:
             if not await tx.set_player_status(player_id, "blocked" if blocked else "active"):
                 raise PlayerNotFound(f"no wallet for player {player_id!r}")
@@ -262,6 +264,7 @@ class WalletService:
         await self._run(attempt)
 
     async def balance(self, player_id: str) -> Balances:
+        check_ref("player_id", player_id)
         wallet = await self.store.read_balances(player_id)
         if wallet is None:
             raise PlayerNotFound(f"no wallet for player {player_id!r}")
@@ -420,8 +423,12 @@ class WalletService:
         async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
             earlier = await tx.find_rollback_of(cmd.scope, cmd.bet_tx_id)
             if earlier is not None and earlier.player_id == cmd.player_id:
-                # Rolling a bet back twice (under another id) is a replay, not a second refund.
-                # Another player's call falls through to the checks below and is refused.
+                # Rolling a bet back twice (under another id) is a replay, not a second refund,
+                # provided it describes the same bet. Another player's call falls through to
+                # the checks below and is refused.
+                bet = await tx.find_tx(cmd.scope, cmd.bet_tx_id)
+                if bet is not None and bet.kind is TxKind.BET:
+                    self._check_rollback_content(cmd, bet)
                 return WalletResult.from_dict(
                     earlier.result, transaction_id=earlier.id, replay=True
                 )
@@ -437,12 +444,7 @@ class WalletService:
                 raise RollbackNotAllowed(f"{cmd.bet_tx_id!r} is a {bet.kind.value}, not a bet")
             if bet.player_id != cmd.player_id or bet.currency != cmd.currency:
                 raise RollbackNotAllowed(f"bet {cmd.bet_tx_id!r} belongs to another player")
-            if cmd.round_id is not None and bet.round_ref != cmd.round_id:
-                raise RoundMismatch(f"bet {cmd.bet_tx_id!r} is not in round {cmd.round_id!r}")
-            if cmd.amount and cmd.amount != bet.amount:
-                raise RollbackNotAllowed(
-                    f"rollback amount {cmd.amount} differs from the bet's {bet.amount}"
-                )
+            self._check_rollback_content(cmd, bet)
             if bet.status is TxStatus.REFUSED:
                 return await self._settle_rollback(tx, cmd, before, outcome="nothing_to_reverse")
             assert bet.round_ref is not None  # noqa: S101 - every bet has a round
@@ -482,6 +484,16 @@ class WalletService:
             )
 
         return await self._money_call(cmd, decide)
+
+    @staticmethod
+    def _check_rollback_content(cmd: Rollback, bet: StoredTx) -> None:
+        """A rollback's round and amount, where it gives them, must be its bet's."""
+        if cmd.round_id is not None and bet.round_ref != cmd.round_id:
+            raise RoundMismatch(f"bet {cmd.bet_tx_id!r} is not in round {cmd.round_id!r}")
+        if cmd.amount and cmd.amount != bet.amount:
+            raise RollbackNotAllowed(
+                f"rollback amount {cmd.amount} differs from the bet's {bet.amount}"
+            )
 
     async def _settle_rollback(
         self,

@@ -112,6 +112,10 @@ INSERT INTO wallet_transactions (scope, reference, kind, status, player_id, roun
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)
 """
 
+# Anything else the server or the connection throws (too many clients, shutdown, timeouts,
+# a lost socket): nothing was committed, and the caller may send the call again.
+_UNAVAILABLE = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresError)
+
 # Errors that mean "another writer won": retry the whole unit of work.
 _CONFLICTS = (
     asyncpg.UniqueViolationError,
@@ -360,14 +364,17 @@ class PostgresStore:
                     tx = PostgresTransaction(conn, self._house)
                     yield tx
                 self._house.update(tx.new_house)  # committed: now every transaction sees them
-        except (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError) as exc:
-            raise StorageUnavailable(f"PostgreSQL connection failed: {exc}") from exc
         except (asyncpg.SerializationError, asyncpg.DeadlockDetectedError) as exc:
             raise WriteConflict from exc
+        except _UNAVAILABLE as exc:
+            raise StorageUnavailable(f"PostgreSQL failed: {type(exc).__name__}") from exc
 
     async def read_balances(self, player_id: str) -> PlayerWallet | None:
-        async with self._pool.acquire() as conn:
-            rows = await conn.fetch(WALLET_SQL, player_id)
+        try:
+            async with self._pool.acquire() as conn:
+                rows = await conn.fetch(WALLET_SQL, player_id)
+        except _UNAVAILABLE as exc:
+            raise StorageUnavailable(f"PostgreSQL failed: {type(exc).__name__}") from exc
         return wallet_from_rows(player_id, [tuple(r) for r in rows])
 
     async def close(self) -> None:

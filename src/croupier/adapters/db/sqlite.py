@@ -280,20 +280,26 @@ class SqliteStore:
         async with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
+            except sqlite3.Error as exc:
                 raise StorageUnavailable(f"SQLite is busy or unavailable: {exc}") from exc
             tx = SqliteTransaction(self._conn, self._house)
             try:
                 yield tx
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):  # disk full, I/O error: nothing committed
+                    raise StorageUnavailable(f"SQLite failed: {exc}") from exc
                 raise
-            self._conn.execute("COMMIT")
             self._house.update(tx.new_house)
 
     async def read_balances(self, player_id: str) -> PlayerWallet | None:
         async with self._lock:
-            rows = self._conn.execute(WALLET_SQL, (player_id,)).fetchall()
+            try:
+                rows = self._conn.execute(WALLET_SQL, (player_id,)).fetchall()
+            except sqlite3.Error as exc:
+                raise StorageUnavailable(f"SQLite failed: {exc}") from exc
         return wallet_from_rows(player_id, rows)
 
     async def close(self) -> None:

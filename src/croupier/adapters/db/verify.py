@@ -7,7 +7,7 @@ Each check is one query that returns the offending rows (none when the invariant
 * every cached balance equals the sum of its account's postings;
 * no balance is below its account's floor (cached or derived);
 * each player's held balance equals the sum of the player's pending holds;
-* every applied money transaction that moved money points to an entry, and vice versa.
+* every applied money call that moved money points to an entry, and no refusal does.
 """
 
 from __future__ import annotations
