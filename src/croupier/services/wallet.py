@@ -38,7 +38,7 @@ from croupier.domain.errors import (
     TransactionRolledBack,
     error_from_dict,
 )
-from croupier.domain.ledger import OPERATOR_OWNER, AccountType, EntryKind, transfer
+from croupier.domain.ledger import OPERATOR_OWNER, AccountType, EntryKind, JournalEntry, transfer
 from croupier.domain.money import INT64_MAX, CurrencyTable, check_minor
 from croupier.domain.wallet import (
     CASHIER_SCOPE,
@@ -502,7 +502,7 @@ class WalletService:
         balances: Balances,
         *,
         outcome: str,
-        entry: object = None,
+        entry: JournalEntry | None = None,
         change: RoundChange | None = None,
         amounts: tuple[int, int] = (0, 0),
     ) -> WalletResult:
@@ -532,7 +532,7 @@ class WalletService:
             )
         write = Write(
             tx=self._record(cmd, TxStatus.OK, result.to_dict(), ref_tx=cmd.bet_tx_id),
-            entry=entry,  # type: ignore[arg-type]
+            entry=entry,
             round=change,
             tombstone=tombstone,
         )
