@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from croupier.adapters.db import migrate as migrations
+from croupier.adapters.db.sqlite import sqlite_path
 from croupier.adapters.db.verify import house_balances, verify_ledger
 from croupier.bootstrap import currency_table, wallet_service
 from croupier.bootstrap import run as run_async
@@ -92,7 +93,7 @@ def _require_schema(url: str) -> None:
     """Exit with a plain message, not a traceback, unless the database is migrated to head."""
     hint = "run `croupier migrate` first"
     if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
+        path = Path(sqlite_path(url))
         if not path.exists():
             err_console.print(f"no database at {path}: {hint}")
             raise typer.Exit(1)

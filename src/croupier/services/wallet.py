@@ -121,8 +121,14 @@ class WalletService:
         raise StorageConflict("concurrent writers kept colliding; send the call again")
 
     async def _money_call(
-        self, cmd: Command, decide: Callable[[WalletTransaction, PlayerWallet], Awaitable[Outcome]]
+        self,
+        cmd: Command,
+        decide: Callable[[WalletTransaction, PlayerWallet], Awaitable[Outcome]],
+        *,
+        refuse_blocked: bool = False,
     ) -> WalletResult:
+        """Validate, lock, replay or decide. ``refuse_blocked``: a blocked player's call is a
+        stored refusal (bets, cashier moves, holds); wins and rollbacks settle regardless."""
         self._validate(cmd)
 
         async def attempt(tx: WalletTransaction) -> Outcome:
@@ -138,6 +144,11 @@ class WalletService:
                     currency=cmd.currency,
                     wallet_currency=wallet.currency,
                 )
+            if refuse_blocked and not wallet.is_active:
+                # Stored: a re-sent call answers the same after an unblock, never takes money
+                # the caller was told it would not.
+                blocked = PlayerBlocked(f"player {cmd.player_id!r} is blocked", **_bal(wallet))
+                return await self._refuse(tx, cmd, blocked)
             return await decide(tx, wallet)
 
         outcome = await self._run(attempt)
@@ -276,11 +287,6 @@ class WalletService:
         """Take a stake, cash first then bonus (per policy); opens the round if new."""
 
         async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
-            if not wallet.is_active:
-                # Stored: a re-sent call answers the same after an unblock, never takes money
-                # the caller was told it would not.
-                blocked = PlayerBlocked(f"player {cmd.player_id!r} is blocked", **_bal(wallet))
-                return await self._refuse(tx, cmd, blocked)
             round_ = await tx.find_round(cmd.scope, cmd.round_id)
             if round_ is not None:
                 self._check_round(round_, cmd)
@@ -330,7 +336,7 @@ class WalletService:
             )
             return await self._apply(tx, write, result)
 
-        return await self._money_call(cmd, decide)
+        return await self._money_call(cmd, decide, refuse_blocked=True)
 
     async def settle_win(self, cmd: Win) -> WalletResult:
         """Pay a win against a live bet of its round; no session or limit check (rule 9)."""
@@ -422,17 +428,16 @@ class WalletService:
 
         async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
             earlier = await tx.find_rollback_of(cmd.scope, cmd.bet_tx_id)
+            bet = await tx.find_tx(cmd.scope, cmd.bet_tx_id)
             if earlier is not None and earlier.player_id == cmd.player_id:
                 # Rolling a bet back twice (under another id) is a replay, not a second refund,
                 # provided it describes the same bet. Another player's call falls through to
                 # the checks below and is refused.
-                bet = await tx.find_tx(cmd.scope, cmd.bet_tx_id)
                 if bet is not None and bet.kind is TxKind.BET:
                     self._check_rollback_content(cmd, bet)
                 return WalletResult.from_dict(
                     earlier.result, transaction_id=earlier.id, replay=True
                 )
-            bet = await tx.find_tx(cmd.scope, cmd.bet_tx_id)
             before = wallet.balances
             if bet is None:
                 if cmd.bet_tx_id == cmd.tx_id:
@@ -592,11 +597,6 @@ class WalletService:
         self, cmd: CashierCommand, kind: EntryKind, house: AccountType, *, inbound: bool
     ) -> WalletResult:
         async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
-            if not wallet.is_active:
-                # Stored: a re-sent call answers the same after an unblock, never takes money
-                # the caller was told it would not.
-                blocked = PlayerBlocked(f"player {cmd.player_id!r} is blocked", **_bal(wallet))
-                return await self._refuse(tx, cmd, blocked)
             before = wallet.balances
             bonus = kind is EntryKind.BONUS_GRANT
             player_account = wallet.bonus_account if bonus else wallet.cash_account
@@ -635,7 +635,7 @@ class WalletService:
             write = Write(tx=self._record(cmd, TxStatus.OK, result.to_dict()), entry=entry)
             return await self._apply(tx, write, result)
 
-        return await self._money_call(cmd, decide)
+        return await self._money_call(cmd, decide, refuse_blocked=True)
 
     # -- two-phase holds ------------------------------------------------------------------
 
@@ -647,11 +647,6 @@ class WalletService:
             )
 
         async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
-            if not wallet.is_active:
-                # Stored: a re-sent call answers the same after an unblock, never takes money
-                # the caller was told it would not.
-                blocked = PlayerBlocked(f"player {cmd.player_id!r} is blocked", **_bal(wallet))
-                return await self._refuse(tx, cmd, blocked)
             before = wallet.balances
             if cmd.amount > before.cash:
                 return await self._refuse(
@@ -697,7 +692,7 @@ class WalletService:
             )
             return await self._apply(tx, write, result)
 
-        return await self._money_call(cmd, decide)
+        return await self._money_call(cmd, decide, refuse_blocked=True)
 
     async def post_hold(self, reference: str, amount: int | None = None) -> HoldResult:
         """Post a hold, fully (amount None) or partly; the rest returns to cash. Exactly once."""
