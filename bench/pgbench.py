@@ -58,6 +58,8 @@ WRITE_PARAMS = {
     # the idempotency record
     22: ":scope", 23: ":ref", 24: ":tx_kind", 25: ":status", 26: ":player", 27: ":ref",
     28: "NULL", 29: ":amount", 30: ":currency", 31: ":fingerprint", 32: ":result",
+    # the call's session and correlation ids (the HTTP path sends both)
+    33: ":ref", 34: ":ref",
 }  # fmt: skip
 
 

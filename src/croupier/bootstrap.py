@@ -5,17 +5,28 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 import iso4217
+from starlette.applications import Starlette
 
+from croupier.adapters.db.gateway import SqlGatewayStore
 from croupier.adapters.db.postgres import PostgresStore
+from croupier.adapters.db.runner import SqlRunner
 from croupier.adapters.db.sqlite import SqliteStore
+from croupier.adapters.providers.native import NativeV1
+from croupier.adapters.redis_nonces import RedisNonceStore
+from croupier.api.app import create_app
+from croupier.api.metrics import Metrics
 from croupier.config import Settings
 from croupier.domain.errors import ConfigurationError
 from croupier.domain.money import CurrencyTable
 from croupier.domain.wallet import BonusPolicy
+from croupier.services.gateway_ports import NonceStore
+from croupier.services.keys import KeyService
 from croupier.services.ports import WalletStore
+from croupier.services.sessions import SessionService
 from croupier.services.wallet import WalletService
 
 T = TypeVar("T")
@@ -91,3 +102,49 @@ async def wallet_service(settings: Settings) -> AsyncIterator[WalletService]:
         )
     finally:
         await store.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    """Everything the API and the jobs need, wired to one database."""
+
+    settings: Settings
+    wallet: WalletService
+    keys: KeyService
+    sessions: SessionService
+    nonces: NonceStore
+    native: NativeV1
+    metrics: Metrics
+
+    def app(self) -> Starlette:
+        return create_app(
+            [self.native],
+            metrics=self.metrics,
+            max_body_bytes=self.settings.max_body_bytes,
+            access_log=self.settings.access_log,
+            known_provider=self.keys.known,
+        )
+
+
+@asynccontextmanager
+async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
+    """The wallet service plus keys, nonces, sessions and the native protocol adapter."""
+    async with wallet_service(settings) as wallet:
+        store = SqlGatewayStore(cast(SqlRunner, wallet.store))
+        redis = RedisNonceStore(settings.redis_url) if settings.redis_url else None
+        sessions = SessionService(store, wallet, token_seconds=settings.session_token_seconds)
+        keys = KeyService(store, cache_seconds=settings.key_cache_seconds)
+        nonces: NonceStore = redis or store
+        native = NativeV1(
+            wallet=wallet,
+            sessions=sessions,
+            keys=keys,
+            nonces=nonces,
+            currencies=wallet.currencies,
+            window_seconds=settings.signature_window_seconds,
+        )
+        try:
+            yield Gateway(settings, wallet, keys, sessions, nonces, native, Metrics())
+        finally:
+            if redis is not None:
+                await redis.close()

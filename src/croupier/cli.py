@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
+import secrets
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
+import uvicorn
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
@@ -20,11 +23,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from croupier.adapters.db import migrate as migrations
 from croupier.adapters.db.sqlite import sqlite_path
 from croupier.adapters.db.verify import house_balances, verify_ledger
-from croupier.bootstrap import currency_table, wallet_service
+from croupier.api.logs import configure as configure_logging
+from croupier.api.openapi import openapi_document
+from croupier.bootstrap import Gateway, currency_table, gateway, wallet_service
 from croupier.bootstrap import run as run_async
 from croupier.config import Settings
+from croupier.domain import signing
 from croupier.domain.errors import CroupierError, all_error_types
 from croupier.domain.money import format_decimal, parse_decimal
+from croupier.domain.sessions import GameSession
 from croupier.domain.wallet import (
     Balances,
     Bet,
@@ -39,6 +46,8 @@ from croupier.domain.wallet import (
     Withdrawal,
 )
 from croupier.jobs.holds import sweep_expired_holds
+from croupier.jobs.sessions import prune_nonces, sweep_sessions
+from croupier.services.gateway_ports import ProviderKey
 from croupier.services.wallet import WalletService
 
 T = TypeVar("T")
@@ -179,36 +188,113 @@ def db_check(database_url: DbOption = None) -> None:
 @app.command()
 def run(
     database_url: DbOption = None,
-    once: Annotated[bool, typer.Option("--once", help="One sweep, then exit.")] = False,
+    host: Annotated[str | None, typer.Option(help="Listen address (CROUPIER_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (CROUPIER_PORT).")] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Create a demo provider key, a funded player and a session (idempotent), and "
+            "print a signed call to try.",
+        ),
+    ] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="One pass of the background jobs, no API; then exit.")
+    ] = False,
 ) -> None:
-    """Run the main job: release expired holds on a schedule until interrupted.
+    """Serve the provider wallet API and run the background jobs until interrupted.
 
-    The provider HTTP API joins this process in a later release; until then the wallet is
-    driven with `croupier wallet ...`.
+    Jobs: expired holds are released, sessions whose tokens expired are closed and settled,
+    old request nonces are forgotten.
     """
     settings = _settings(database_url)
+    settings = settings.model_copy(
+        update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    )
+    _require_schema(settings.database_url)
+    configure_logging(settings.log_level)
 
+    async def main() -> None:
+        async with gateway(settings) as gw:
+            stop = asyncio.Event()
+            jobs = [
+                sweep_expired_holds(
+                    gw.wallet, interval=settings.hold_sweep_seconds, stop=stop, once=once
+                ),
+                sweep_sessions(
+                    gw.sessions, interval=settings.session_sweep_seconds, stop=stop, once=once
+                ),
+                prune_nonces(gw.nonces, interval=settings.session_sweep_seconds, stop=stop,
+                             once=once),
+            ]  # fmt: skip
+            if once:
+                released, moved, pruned = await asyncio.gather(*jobs)
+                console.print(
+                    f"released {released} expired holds, moved {moved} sessions, "
+                    f"pruned {pruned} nonces"
+                )
+                return
+            tasks = [asyncio.create_task(job) for job in jobs]
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    gw.app(),
+                    host=settings.host,
+                    port=settings.port,
+                    http="httptools",
+                    lifespan="off",
+                    log_config=None,
+                    access_log=False,
+                )
+            )
+            base = f"http://{settings.host}:{settings.port}"
+            console.print(
+                f"croupier serving the wallet API at {base} on {_safe(settings.database_url)}; "
+                f"metrics at {base}/metrics, OpenAPI at {base}/openapi.json. Ctrl-C stops."
+            )
+            if demo:
+                await _demo(gw, base)
+            try:
+                await server.serve()
+            finally:
+                stop.set()
+                await asyncio.gather(*tasks)
+
+    try:
+        run_async(main())
+    except CroupierError as error:
+        _fail(error)
+
+
+async def _demo(gw: Gateway, base: str) -> None:
+    """A provider key, a funded player and a live session to make a first signed call with."""
     exe = _command_path()
-
-    async def main(wallet: WalletService) -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        console.print(
-            f"croupier running on {_safe(settings.database_url)} with "
-            f"{len(wallet.currencies)} currencies; releasing expired holds every "
-            f"{settings.hold_sweep_seconds:g}s. Ctrl-C stops.\n"
-            f"Try, in another shell: {exe} wallet open alice EUR && "
-            f"{exe} wallet deposit alice 100.00 --ref dep-1 && {exe} ledger verify"
-        )
-        released = await sweep_expired_holds(
-            wallet, interval=settings.hold_sweep_seconds, stop=stop, once=once
-        )
-        console.print(f"stopped; released {released} expired holds")
-
-    _with_wallet(database_url, main)
+    provider, player = "demo", "demo-player"
+    if not any(k.status == "primary" for k in await gw.keys.list(provider)):
+        await gw.keys.add(provider, key_id="demo-key")
+    await gw.wallet.open_wallet(player, "EUR")
+    eur = gw.wallet.currencies["EUR"]
+    await gw.wallet.deposit(
+        Deposit(player_id=player, amount=100 * 10**eur.exponent, currency="EUR",
+                cashier_ref="demo-deposit")
+    )  # fmt: skip
+    session, token, _ = await gw.sessions.open(provider=provider, player_id=player,
+                                               game_code="dice", actor="cli")  # fmt: skip
+    body = json.dumps({"token": token}, separators=(",", ":"))
+    bet = json.dumps(
+        {"player_id": player, "token": token, "tx_id": "demo-bet-1", "round_id": "demo-round-1",
+         "game_code": "dice", "amount": "1.50", "currency": "EUR"}, separators=(",", ":"),
+    )  # fmt: skip
+    console.print(
+        f"demo: provider [bold]{provider}[/] (key demo-key), player {player} with EUR 100.00, "
+        f"session {session.id}.\nFirst signed calls, from another shell:\n"
+        f"  {exe} call {provider} authenticate '{body}' --url {base}\n"
+        f"  {exe} call {provider} bet '{bet}' --url {base}\n"
+        "or with curl (docs/protocol.md):\n"
+        f"  BODY='{body}'; curl -s {base}/native/v1/{provider}/authenticate "
+        f'-H content-type:application/json $({exe} sign {provider} authenticate "$BODY" --curl) '
+        '-d "$BODY"',
+        soft_wrap=True,
+    )
 
 
 @app.command()
@@ -494,6 +580,299 @@ def ledger_house(database_url: DbOption = None, json_out: JsonOption = False) ->
     for row in rows:
         table.add_row(row["type"], row["owner"], row["currency"], str(row["balance"]))
     console.print(table)
+
+
+# -- provider keys, sessions, signed calls ----------------------------------------------------
+
+keys_app = typer.Typer(
+    help="Provider signing keys and their staged rotation: add, promote, revoke.",
+    no_args_is_help=True,
+)
+session_app = typer.Typer(
+    help="Game sessions: open (with a token), show with events, close, fail, sweep.",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+app.add_typer(session_app, name="session")
+
+
+def _with_gateway(database_url: str | None, use: Callable[[Gateway], Awaitable[T]]) -> T:
+    settings = _settings(database_url)
+    _require_schema(settings.database_url)
+
+    async def main() -> T:
+        async with gateway(settings) as gw:
+            return await use(gw)
+
+    try:
+        return run_async(main())
+    except CroupierError as error:
+        _fail(error)
+        raise  # unreachable: _fail exits
+
+
+def _key_row(key: ProviderKey) -> dict[str, str]:
+    return {
+        "provider": key.provider,
+        "key_id": key.key_id,
+        "status": key.status,
+        "created_at": key.created_at.isoformat(timespec="seconds"),
+        "updated_at": key.updated_at.isoformat(timespec="seconds"),
+    }
+
+
+@keys_app.command("add")
+def keys_add(
+    provider: str,
+    key_id: Annotated[str | None, typer.Option(help="Key id; generated if not given.")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Add a signing key; prints its secret once (give it to the provider, store it safely).
+
+    A provider's first key becomes primary; later keys are accepted alongside it until you
+    promote one and revoke the old.
+    """
+
+    async def use(gw: Gateway) -> ProviderKey:
+        return await gw.keys.add(provider, key_id=key_id)
+
+    key = _with_gateway(database_url, use)
+    console.print_json(json.dumps(_key_row(key) | {"secret": key.secret}))
+
+
+@keys_app.command("list")
+def keys_list(
+    provider: Annotated[str | None, typer.Argument()] = None,
+    database_url: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List keys (never their secrets)."""
+
+    async def use(gw: Gateway) -> list[dict[str, str]]:
+        return [_key_row(k) for k in await gw.keys.list(provider)]
+
+    rows = _with_gateway(database_url, use)
+    if json_out:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table("provider", "key_id", "status", "created_at", "updated_at", title="Keys")
+    for row in rows:
+        table.add_row(*row.values())
+    console.print(table)
+
+
+@keys_app.command("promote")
+def keys_promote(provider: str, key_id: str, database_url: DbOption = None) -> None:
+    """Make a key primary; the previous primary stays accepted until revoked."""
+
+    async def use(gw: Gateway) -> ProviderKey:
+        return await gw.keys.promote(provider, key_id)
+
+    console.print_json(json.dumps(_key_row(_with_gateway(database_url, use))))
+
+
+@keys_app.command("revoke")
+def keys_revoke(provider: str, key_id: str, database_url: DbOption = None) -> None:
+    """Stop accepting a key (within CROUPIER_KEY_CACHE_SECONDS on every replica)."""
+
+    async def use(gw: Gateway) -> ProviderKey:
+        return await gw.keys.revoke(provider, key_id)
+
+    console.print_json(json.dumps(_key_row(_with_gateway(database_url, use))))
+
+
+def _session_row(session: GameSession) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "provider": session.provider,
+        "player_id": session.player_id,
+        "currency": session.currency,
+        "game_code": session.game_code,
+        "state": session.state.value,
+        "version": session.version,
+    }
+
+
+@session_app.command("open")
+def session_open(
+    provider: Annotated[str, typer.Option(help="Provider code.")],
+    player: Annotated[str, typer.Option(help="Player id (the wallet must exist).")],
+    game: Annotated[str, typer.Option(help="Game code.")],
+    database_url: DbOption = None,
+) -> None:
+    """Open a game session and print its token (what a launch hands to the provider)."""
+
+    async def use(gw: Gateway) -> dict[str, Any]:
+        session, token, expires = await gw.sessions.open(
+            provider=provider, player_id=player, game_code=game, actor="cli"
+        )
+        return _session_row(session) | {"token": token, "token_expires_at": expires.isoformat()}
+
+    console.print_json(json.dumps(_with_gateway(database_url, use)))
+
+
+@session_app.command("show")
+def session_show(session_id: str, database_url: DbOption = None) -> None:
+    """A session and its events, oldest first."""
+
+    async def use(gw: Gateway) -> dict[str, Any]:
+        session = await gw.sessions.get(session_id)
+        events = await gw.sessions.events(session_id)
+        return _session_row(session) | {
+            "events": [
+                {
+                    "from": e.from_state.value if e.from_state else None,
+                    "to": e.to_state.value,
+                    "actor": e.actor,
+                    "reason": e.reason,
+                    "at": e.at.isoformat(),
+                    "round_ref": e.round_ref,
+                    "tx_ids": list(e.tx_ids),
+                    "correlation_id": e.correlation_id,
+                }
+                for e in events
+            ]
+        }
+
+    console.print_json(json.dumps(_with_gateway(database_url, use)))
+
+
+@session_app.command("close")
+def session_close(
+    session_id: str,
+    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "closed by operator",
+    database_url: DbOption = None,
+) -> None:
+    """End a session: pending_settlement while a round is open, else settled, reversed or
+    cancelled."""
+
+    async def use(gw: Gateway) -> GameSession:
+        return await gw.sessions.close(session_id, actor="cli", reason=reason)
+
+    console.print_json(json.dumps(_session_row(_with_gateway(database_url, use))))
+
+
+@session_app.command("fail")
+def session_fail(
+    session_id: str,
+    reason: Annotated[str, typer.Option(help="Why the launch failed.")] = "launch failed",
+    database_url: DbOption = None,
+) -> None:
+    """Mark a session that never started as failed."""
+
+    async def use(gw: Gateway) -> GameSession:
+        return await gw.sessions.fail(session_id, actor="cli", reason=reason)
+
+    console.print_json(json.dumps(_session_row(_with_gateway(database_url, use))))
+
+
+@session_app.command("sweep")
+def session_sweep(database_url: DbOption = None) -> None:
+    """Close sessions whose tokens expired and settle ended ones whose rounds closed."""
+
+    async def use(gw: Gateway) -> dict[str, int]:
+        return await gw.sessions.sweep()
+
+    console.print_json(json.dumps(_with_gateway(database_url, use)))
+
+
+def _signing_key(
+    provider: str, key_id: str | None, secret: str | None, database_url: str | None
+) -> tuple[str, str]:
+    if key_id and secret:
+        return key_id, secret
+    if key_id or secret:
+        err_console.print("give both --key-id and --secret, or neither (the primary key is used)")
+        raise typer.Exit(2)
+
+    async def use(gw: Gateway) -> tuple[str, str]:
+        return await gw.keys.primary_secret(provider)
+
+    return _with_gateway(database_url, use)
+
+
+KeyIdOption = Annotated[
+    str | None, typer.Option("--key-id", help="Key id; default: the provider's primary key.")
+]
+SecretOption = Annotated[
+    str | None,
+    typer.Option("--secret", envvar="CROUPIER_SIGNING_SECRET", help="Secret of --key-id."),
+]
+
+
+def _signed(
+    provider: str, call: str, body: str, key: tuple[str, str]
+) -> tuple[str, dict[str, str]]:
+    path = f"/native/v1/{provider}/{call}"
+    headers = signing.request_headers(
+        key_id=key[0], secret=key[1], path=path, body=body.encode(),
+        timestamp=int(time.time()), nonce=secrets.token_urlsafe(18),
+    )  # fmt: skip
+    return path, headers
+
+
+@app.command()
+def sign(
+    provider: str,
+    call: str,
+    body: str,
+    key_id: KeyIdOption = None,
+    secret: SecretOption = None,
+    curl: Annotated[bool, typer.Option("--curl", help="Print curl -H options.")] = False,
+    database_url: DbOption = None,
+) -> None:
+    """Print the signature headers of a native v1 request (valid for the signing window)."""
+    _, headers = _signed(provider, call, body, _signing_key(provider, key_id, secret,
+                                                            database_url))  # fmt: skip
+    if curl:
+        typer.echo(" ".join(f"-H {name}:{value}" for name, value in headers.items()))
+    else:
+        typer.echo("\n".join(f"{name}: {value}" for name, value in headers.items()))
+
+
+@app.command()
+def call(
+    provider: str,
+    call: str,
+    body: str,
+    url: Annotated[str, typer.Option(help="Base URL of the API.")] = "http://127.0.0.1:8000",
+    key_id: KeyIdOption = None,
+    secret: SecretOption = None,
+    database_url: DbOption = None,
+) -> None:
+    """Send a signed native v1 call, check the response's signature, print the response.
+
+    Exits 1 when the answer is an error.
+    """
+    key = _signing_key(provider, key_id, secret, database_url)
+    path, headers = _signed(provider, call, body, key)
+    headers["content-type"] = "application/json"
+    response = httpx.post(url.rstrip("/") + path, content=body.encode(), headers=headers)
+    stamp = response.headers.get(signing.TIMESTAMP_HEADER)
+    given = response.headers.get(signing.SIGNATURE_HEADER, "")
+    verified = False
+    if stamp and stamp.isdigit():
+        canonical = signing.canonical_response(
+            response.status_code, path, int(stamp), headers[signing.NONCE_HEADER],
+            response.content,
+        )  # fmt: skip
+        verified = given == signing.signature_header(key[1], canonical)
+    err_console.print(
+        f"HTTP {response.status_code}; response signature "
+        + ("verified" if verified else "[bold red]NOT verified[/]")
+    )
+    try:
+        console.print_json(response.text)
+    except json.JSONDecodeError:
+        console.print(response.text)
+    if response.status_code >= 400 or not verified:
+        raise typer.Exit(1)
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI document of the provider API (as served at /openapi.json)."""
+    typer.echo(json.dumps(openapi_document(), indent=2))
 
 
 def _command_path() -> str:

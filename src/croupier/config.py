@@ -34,6 +34,30 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="how often `croupier run` releases expired holds"
     )
 
+    host: str = Field(default="127.0.0.1", description="address the API listens on")
+    port: int = Field(default=8000, ge=1, le=65535, description="port the API listens on")
+    signature_window_seconds: int = Field(
+        default=30, ge=1, le=3600, description="accepted clock skew of a signed request, seconds"
+    )
+    max_body_bytes: int = Field(
+        default=65536, ge=1024, description="largest request body; larger ones get 413"
+    )
+    session_token_seconds: int = Field(
+        default=900, ge=30, description="lifetime of a session token (refreshable)"
+    )
+    key_cache_seconds: float = Field(
+        default=5.0, ge=0, description="how long a replica caches provider keys (revocation lag)"
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db to keep request nonces in Redis instead of the database",
+    )
+    session_sweep_seconds: float = Field(
+        default=30.0, gt=0, description="how often `croupier run` closes and settles sessions"
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    access_log: bool = Field(default=True, description="one JSON log line per API request")
+
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith(("postgresql://", "postgres://"))

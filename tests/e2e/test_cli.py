@@ -81,7 +81,7 @@ def test_ledger_verify_fails_loudly_on_a_tampered_balance(db: Path) -> None:
 def test_run_once_sweeps_and_exits(db: Path) -> None:
     result = runner.invoke(app, ["run", "--once"])
     assert result.exit_code == 0, result.output
-    assert "croupier running" in result.stdout
+    assert "released 0 expired holds, moved 0 sessions" in result.stdout
 
 
 def test_run_refuses_an_unmigrated_database(

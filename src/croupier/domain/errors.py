@@ -16,6 +16,10 @@ Tree (code, HTTP status, retry class)::
     |   |   +-- AmountOutOfRange                   AMOUNT_OUT_OF_RANGE     400 final
     |   +-- UnknownCurrency                        CURRENCY_UNKNOWN        400 final
     |   +-- CurrencyMismatch                       CURRENCY_MISMATCH       409 final
+    |   +-- PayloadTooLarge                        PAYLOAD_TOO_LARGE       413 final
+    |   +-- UnsupportedMediaType                   UNSUPPORTED_MEDIA_TYPE  415 final
+    |   +-- RouteNotFound                          ROUTE_NOT_FOUND         404 final
+    |   +-- MethodNotAllowed                       METHOD_NOT_ALLOWED      405 final
     +-- IdempotencyMismatch                        IDEMPOTENCY_MISMATCH    409 final
     +-- InsufficientFunds                          INSUFFICIENT_FUNDS      402 final
     +-- BalanceOverflow                            BALANCE_OVERFLOW        422 final
@@ -33,6 +37,17 @@ Tree (code, HTTP status, retry class)::
     +-- HoldNotPending                             HOLD_NOT_PENDING        409 final
     |   +-- HoldExpired                            HOLD_EXPIRED            409 final
     +-- HoldAmountExceeded                         HOLD_AMOUNT_EXCEEDED    409 final
+    +-- AuthenticationFailed                       AUTHENTICATION_FAILED   401 final
+    |   +-- SignatureInvalid                       SIGNATURE_INVALID       401 final
+    |   +-- RequestExpired                         REQUEST_EXPIRED         401 final
+    |   +-- NonceReplayed                          NONCE_REPLAYED          409 final
+    +-- TokenInvalid                               TOKEN_INVALID           401 fatal
+    |   +-- TokenExpired                           TOKEN_EXPIRED           401 fatal
+    +-- SessionNotFound                            SESSION_NOT_FOUND       404 final
+    +-- SessionClosed                              SESSION_CLOSED          403 fatal
+    +-- IllegalTransition                          SESSION_TRANSITION_ILLEGAL 409 final
+    +-- KeyNotFound                                KEY_NOT_FOUND           404 final
+    +-- KeyStateError                              KEY_STATE               409 final
     +-- StorageConflict                            STORAGE_CONFLICT        503 retryable
     +-- StorageUnavailable                         STORAGE_UNAVAILABLE     503 retryable
     +-- ConfigurationError                         CONFIGURATION_ERROR     500 fatal
@@ -117,6 +132,34 @@ class CurrencyMismatch(InvalidRequest):
 
     code = "CURRENCY_MISMATCH"
     http_status = 409
+
+
+class PayloadTooLarge(InvalidRequest):
+    """A request body larger than the configured limit; it was not read to the end."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+
+
+class UnsupportedMediaType(InvalidRequest):
+    """A body that is not ``application/json``."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    http_status = 415
+
+
+class RouteNotFound(InvalidRequest):
+    """No such endpoint (an unknown call, version or provider path)."""
+
+    code = "ROUTE_NOT_FOUND"
+    http_status = 404
+
+
+class MethodNotAllowed(InvalidRequest):
+    """The endpoint exists but not for this HTTP method."""
+
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
 
 
 class IdempotencyMismatch(CroupierError):
@@ -247,6 +290,87 @@ class HoldAmountExceeded(CroupierError):
     """A post of more than the hold reserved."""
 
     code = "HOLD_AMOUNT_EXCEEDED"
+    http_status = 409
+    retry_class = RetryClass.FINAL
+
+
+class AuthenticationFailed(CroupierError):
+    """A request that could not be proven to come from a known provider; nothing was read."""
+
+    code = "AUTHENTICATION_FAILED"
+    http_status = 401
+    retry_class = RetryClass.FINAL
+
+
+class SignatureInvalid(AuthenticationFailed):
+    """Signature headers missing or malformed, an unknown or revoked key, or a wrong MAC."""
+
+    code = "SIGNATURE_INVALID"
+
+
+class RequestExpired(AuthenticationFailed):
+    """The request's timestamp is outside the accepted window (default 30 s either way)."""
+
+    code = "REQUEST_EXPIRED"
+
+
+class NonceReplayed(AuthenticationFailed):
+    """The request's nonce was seen before inside the window: a replayed request."""
+
+    code = "NONCE_REPLAYED"
+    http_status = 409
+
+
+class TokenInvalid(CroupierError):
+    """A session token that is unknown, or belongs to another provider or player."""
+
+    code = "TOKEN_INVALID"
+    http_status = 401
+    retry_class = RetryClass.FATAL
+
+
+class TokenExpired(TokenInvalid):
+    """The session token has expired: bets are refused, wins and rollbacks are not."""
+
+    code = "TOKEN_EXPIRED"
+
+
+class SessionNotFound(CroupierError):
+    """No game session with this id."""
+
+    code = "SESSION_NOT_FOUND"
+    http_status = 404
+    retry_class = RetryClass.FINAL
+
+
+class SessionClosed(CroupierError):
+    """The session no longer takes bets (settled, cancelled, failed, reversed or ending)."""
+
+    code = "SESSION_CLOSED"
+    http_status = 403
+    retry_class = RetryClass.FATAL
+
+
+class IllegalTransition(CroupierError):
+    """A session state change that the state machine does not allow from its current state."""
+
+    code = "SESSION_TRANSITION_ILLEGAL"
+    http_status = 409
+    retry_class = RetryClass.FINAL
+
+
+class KeyNotFound(CroupierError):
+    """No signing key with this id for the provider."""
+
+    code = "KEY_NOT_FOUND"
+    http_status = 404
+    retry_class = RetryClass.FINAL
+
+
+class KeyStateError(CroupierError):
+    """A key rotation step out of order (revoking the primary key, promoting a revoked one)."""
+
+    code = "KEY_STATE"
     http_status = 409
     retry_class = RetryClass.FINAL
 

@@ -102,6 +102,8 @@ class TxRecord:
     result: dict[str, Any]
     round_ref: str | None = None
     ref_tx: str | None = None
+    session_id: str | None = None
+    correlation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,7 @@ from croupier.domain.wallet import (
     split_stake,
     split_win,
 )
+from croupier.services import context as call_context
 from croupier.services.ports import (
     HoldResolution,
     HoldState,
@@ -196,6 +197,7 @@ class WalletService:
     def _record(
         cmd: Command, status: TxStatus, result: dict[str, object], **extra: str | None
     ) -> TxRecord:
+        context = call_context.current()
         return TxRecord(
             scope=cmd.scope,
             reference=cmd.reference,
@@ -208,6 +210,8 @@ class WalletService:
             result=result,
             round_ref=getattr(cmd, "round_id", None),
             ref_tx=extra.get("ref_tx"),
+            session_id=context.session_id,
+            correlation_id=context.correlation_id,
         )
 
     async def _refuse(self, tx: WalletTransaction, cmd: Command, error: CroupierError) -> Outcome:
@@ -534,6 +538,8 @@ class WalletService:
                 result={},
                 round_ref=cmd.round_id,
                 ref_tx=cmd.tx_id,
+                session_id=call_context.current().session_id,
+                correlation_id=call_context.current().correlation_id,
             )
         write = Write(
             tx=self._record(cmd, TxStatus.OK, result.to_dict(), ref_tx=cmd.bet_tx_id),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 import orjson
@@ -23,6 +24,7 @@ from croupier.adapters.db.rows import (
     tx_from_row,
     wallet_from_rows,
 )
+from croupier.adapters.db.runner import Row
 from croupier.domain.errors import StorageUnavailable
 from croupier.domain.ledger import PLAYER_ACCOUNT_TYPES, AccountType
 from croupier.services.ports import (
@@ -99,17 +101,18 @@ WITH r AS (
     WHERE accounts.id = x.a AND accounts.balance IS NOT NULL AND EXISTS (SELECT 1 FROM go)
 )
 INSERT INTO wallet_transactions (scope, reference, kind, status, player_id, round_ref, ref_tx,
-    amount, currency, fingerprint, result, entry_id, created_at)
+    amount, currency, fingerprint, result, entry_id, created_at, session_id, correlation_id)
 SELECT $22::text, $23::text, $24::text, $25::text, $26::text, $27::text, $28::text,
-    $29::bigint, $30::text, $31::text, $32::text, (SELECT id FROM e), $14::timestamptz
+    $29::bigint, $30::text, $31::text, $32::text, (SELECT id FROM e), $14::timestamptz,
+    $33::text, $34::text
 FROM go
 RETURNING id, entry_id
 """
 
 INSERT_TX_SQL = """
 INSERT INTO wallet_transactions (scope, reference, kind, status, player_id, round_ref, ref_tx,
-    amount, currency, fingerprint, result, entry_id, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)
+    amount, currency, fingerprint, result, entry_id, created_at, session_id, correlation_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13, $14)
 """
 
 # Anything else the server or the connection throws (too many clients, shutdown, timeouts,
@@ -243,6 +246,8 @@ class PostgresTransaction:
                 rec.currency,
                 rec.fingerprint,
                 orjson.dumps(rec.result).decode(),
+                rec.session_id,
+                rec.correlation_id,
             )
             if row is None:
                 raise WriteConflict
@@ -255,6 +260,7 @@ class PostgresTransaction:
                 stone.scope, stone.reference, stone.kind.value, stone.status.value,
                 stone.player_id, stone.round_ref, stone.ref_tx, stone.amount, stone.currency,
                 stone.fingerprint, orjson.dumps(stone.result).decode(), now,
+                stone.session_id, stone.correlation_id,
             )  # fmt: skip
         if (hold := write.new_hold) is not None:
             await conn.execute(
@@ -329,6 +335,25 @@ class PostgresTransaction:
         return {r[0]: r[1] for r in stored}
 
 
+def _rowcount(status: str) -> int:
+    """The row count of a command tag such as ``UPDATE 1`` or ``INSERT 0 1``."""
+    tail = status.rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+class PostgresUnit:
+    """SqlUnit on one pooled connection, inside a transaction."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return [tuple(r) for r in await self._conn.fetch(sql, *args)]
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return _rowcount(await self._conn.execute(sql, *args))
+
+
 class PostgresStore:
     """WalletStore on an asyncpg pool."""
 
@@ -379,6 +404,29 @@ class PostgresStore:
 
     async def close(self) -> None:
         await self._pool.close()
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        try:
+            async with self._pool.acquire() as conn:
+                return [tuple(r) for r in await conn.fetch(sql, *args)]
+        except _UNAVAILABLE as exc:
+            raise StorageUnavailable(f"PostgreSQL failed: {type(exc).__name__}") from exc
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        try:
+            async with self._pool.acquire() as conn:
+                return _rowcount(await conn.execute(sql, *args))
+        except _UNAVAILABLE as exc:
+            raise StorageUnavailable(f"PostgreSQL failed: {type(exc).__name__}") from exc
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[PostgresUnit]:
+        """Gateway statements (keys, nonces, sessions) in one transaction."""
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield PostgresUnit(conn)
+        except _UNAVAILABLE as exc:
+            raise StorageUnavailable(f"PostgreSQL failed: {type(exc).__name__}") from exc
 
     @property
     def pool(self) -> asyncpg.Pool:

@@ -112,6 +112,8 @@ wallet_transactions = Table(
     Column("result", Text, nullable=False, comment="the original answer, as JSON, for replay"),
     Column("entry_id", Id, ForeignKey("journal_entries.id"), nullable=True),
     Column("created_at", Ts, nullable=False),
+    Column("session_id", String(64), nullable=True, comment="the game session of the call"),
+    Column("correlation_id", String(128), nullable=True, comment="the request's correlation id"),
     UniqueConstraint("scope", "reference", name="uq_wallet_transactions_scope_reference"),
     # A bet is rolled back at most once, whatever the rollback's own id.
     Index(
@@ -124,6 +126,7 @@ wallet_transactions = Table(
     ),
     Index("ix_wallet_transactions_created_at", "created_at"),
     Index("ix_wallet_transactions_player_id", "player_id", "id"),
+    Index("ix_wallet_transactions_session_id", "session_id"),
 )
 
 rounds = Table(
@@ -172,4 +175,83 @@ holds = Table(
     Index("ix_holds_status_expires_at", "status", "expires_at"),
 )
 
-APPEND_ONLY_TABLES = ("journal_entries", "postings")
+provider_keys = Table(
+    "provider_keys",
+    metadata,
+    Column("provider", String(64), primary_key=True),
+    Column("key_id", String(64), primary_key=True),
+    Column("secret", Text, nullable=False, comment="HMAC secret; never logged"),
+    Column("status", String(16), nullable=False, comment="primary, active or revoked"),
+    Column("created_at", Ts, nullable=False),
+    Column("updated_at", Ts, nullable=False),
+    CheckConstraint("status IN ('primary', 'active', 'revoked')", name="status_known"),
+    # At most one primary key per provider.
+    Index(
+        "uq_provider_keys_one_primary",
+        "provider",
+        unique=True,
+        sqlite_where=text("status = 'primary'"),
+        postgresql_where=text("status = 'primary'"),
+    ),
+)
+
+request_nonces = Table(
+    "request_nonces",
+    metadata,
+    Column("provider", String(64), primary_key=True),
+    Column("nonce", String(128), primary_key=True),
+    Column("expires_at", Ts, nullable=False),
+    Index("ix_request_nonces_expires_at", "expires_at"),
+    comment="Seen request nonces inside the replay window. UNLOGGED on PostgreSQL.",
+)
+
+game_sessions = Table(
+    "game_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("provider", String(64), nullable=False),
+    Column("player_id", String(128), nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("game_code", String(128), nullable=False),
+    Column("state", String(24), nullable=False, comment="cache of the last event's to_state"),
+    Column("version", Integer, nullable=False),
+    Column("created_at", Ts, nullable=False),
+    Column("updated_at", Ts, nullable=False),
+    Column("expires_at", Ts, nullable=False, comment="expiry of the newest token"),
+    CheckConstraint(
+        "state IN ('created', 'launched', 'active', 'pending_settlement', 'settled', "
+        "'cancelled', 'failed', 'reversed')",
+        name="state_known",
+    ),
+    Index("ix_game_sessions_state_expires_at", "state", "expires_at"),
+    Index("ix_game_sessions_player_id", "player_id"),
+)
+
+session_tokens = Table(
+    "session_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True, comment="SHA-256 of the token"),
+    Column("session_id", String(64), ForeignKey("game_sessions.id"), nullable=False),
+    Column("issued_at", Ts, nullable=False),
+    Column("expires_at", Ts, nullable=False),
+    Index("ix_session_tokens_session_id", "session_id"),
+)
+
+session_events = Table(
+    "session_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("session_id", String(64), ForeignKey("game_sessions.id"), nullable=False),
+    Column("from_state", String(24), nullable=True),
+    Column("to_state", String(24), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("round_ref", String(128), nullable=True),
+    Column("tx_ids", Text, nullable=False, server_default="[]", comment="JSON list"),
+    Column("correlation_id", String(128), nullable=True),
+    Column("at", Ts, nullable=False),
+    Index("ix_session_events_session_id", "session_id", "id"),
+    comment="Append-only: triggers refuse UPDATE and DELETE.",
+)
+
+APPEND_ONLY_TABLES = ("journal_entries", "postings", "session_events")

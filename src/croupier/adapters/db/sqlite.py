@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -24,6 +25,7 @@ from croupier.adapters.db.rows import (
     tx_from_row,
     wallet_from_rows,
 )
+from croupier.adapters.db.runner import Row, to_sqlite
 from croupier.domain.errors import StorageUnavailable
 from croupier.domain.ledger import PLAYER_ACCOUNT_TYPES, AccountType
 from croupier.services.ports import (
@@ -203,12 +205,13 @@ class SqliteTransaction:
                 cur = conn.execute(
                     "INSERT INTO wallet_transactions (scope, reference, kind, status, player_id, "
                     "round_ref, ref_tx, amount, currency, fingerprint, result, entry_id, "
-                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "created_at, session_id, correlation_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         record.scope, record.reference, record.kind.value, record.status.value,
                         record.player_id, record.round_ref, record.ref_tx, record.amount,
                         record.currency, record.fingerprint, orjson.dumps(record.result).decode(),
-                        entry_ref, at,
+                        entry_ref, at, record.session_id, record.correlation_id,
                     ),
                 )  # fmt: skip
                 if record is write.tx:
@@ -265,6 +268,23 @@ class SqliteTransaction:
         return dict(self._conn.execute("SELECT code, exponent FROM currencies").fetchall())
 
 
+class SqliteUnit:
+    """SqlUnit on the store's connection, inside a transaction the store opened."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    @staticmethod
+    def _args(args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(ts(a) if isinstance(a, datetime) else a for a in args)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return self._conn.execute(to_sqlite(sql), self._args(args)).fetchall()
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return self._conn.execute(to_sqlite(sql), self._args(args)).rowcount
+
+
 class SqliteStore:
     """WalletStore on one sqlite3 connection."""
 
@@ -304,6 +324,20 @@ class SqliteStore:
 
     async def close(self) -> None:
         self._conn.close()
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with self.unit() as unit:
+            return await unit.fetch(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        async with self.unit() as unit:
+            return await unit.execute(sql, *args)
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[SqliteUnit]:
+        """Gateway statements (keys, nonces, sessions) in one BEGIN IMMEDIATE transaction."""
+        async with self.transaction():
+            yield SqliteUnit(self._conn)
 
     def raw(self) -> sqlite3.Connection:
         """The connection, for tests that must break things on purpose."""

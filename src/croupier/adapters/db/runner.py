@@ -1,0 +1,43 @@
+"""Plain SQL on either database, for the gateway's tables (keys, nonces, sessions).
+
+Statements are written once, in PostgreSQL's ``$n`` style and in the SQL both databases
+share (no casts, ``RETURNING``, ``ON CONFLICT``); the SQLite runner rewrites ``$n`` to ``?n``
+and stores timestamps as the ISO text its ledger tables use. Timestamps read back are
+``datetime`` on PostgreSQL and text on SQLite: ``as_datetime`` takes either.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+Row = tuple[Any, ...]
+
+_PARAM = re.compile(r"\$(\d+)")
+
+
+class SqlUnit(Protocol):
+    """Statements inside one transaction."""
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement; the number of rows it changed."""
+
+
+class SqlRunner(SqlUnit, Protocol):
+    """Single statements, each its own transaction, and ``unit()`` for several in one."""
+
+    def unit(self) -> AbstractAsyncContextManager[SqlUnit]: ...
+
+
+def to_sqlite(sql: str) -> str:
+    return _PARAM.sub(r"?\1", sql)
+
+
+def as_datetime(value: datetime | str) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(value)

@@ -1,0 +1,173 @@
+"""The ASGI app: provider protocol routes, health, metrics and the OpenAPI document. Thin.
+
+Starlette routes, no middleware stack and no per-request object graph: each provider
+request is read (bounded), handed to its protocol adapter as bytes, and the adapter's
+rendered reply is sent as is. JSON is decoded by msgspec and encoded by orjson in the
+adapter. Why not FastAPI and pydantic here: docs/benchmarks.md, "HTTP layer".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from croupier.adapters.providers.native import Reply
+from croupier.api.metrics import Metrics
+from croupier.api.openapi import openapi_document
+from croupier.domain.errors import (
+    CroupierError,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RouteNotFound,
+)
+from croupier.services import context as call_context
+
+log = logging.getLogger("croupier.api")
+
+CORRELATION_HEADER = "x-request-id"
+_CORRELATION = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+class ProviderAdapter(Protocol):
+    name: str
+    prefix: str
+
+    async def handle(
+        self, provider: str, call: str, path: str, headers: dict[str, str], body: bytes
+    ) -> Reply: ...
+
+
+def error_response(error: CroupierError, correlation_id: str | None = None) -> Response:
+    headers = {CORRELATION_HEADER: correlation_id} if correlation_id else None
+    return Response(
+        orjson.dumps({"status": "ERROR", "error": error.to_dict()}),
+        status_code=error.http_status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing (413) past ``limit`` bytes without reading the rest."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise PayloadTooLarge(f"body is larger than {limit} bytes", limit=limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body is larger than {limit} bytes", limit=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(
+    adapters: Sequence[ProviderAdapter],
+    *,
+    metrics: Metrics,
+    max_body_bytes: int = 65536,
+    access_log: bool = True,
+    known_provider: Any = None,
+) -> Starlette:
+    """The API. ``known_provider(code) -> bool`` keeps unknown path segments out of metric
+    labels (a caller can make up any provider name)."""
+
+    def provider_label(provider: str) -> str:
+        return provider if known_provider is None or known_provider(provider) else "unknown"
+
+    def endpoint_for(adapter: ProviderAdapter) -> Any:
+        async def endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            given = request.headers.get(CORRELATION_HEADER)
+            correlation_id = (
+                given
+                if given and _CORRELATION.fullmatch(given)
+                else call_context.new_correlation_id()
+            )
+            call_context.reset()
+            call_context.bind(correlation_id=correlation_id)
+            provider = request.path_params["provider"]
+            call = request.path_params["call"]
+            try:
+                body = await read_body(request, max_body_bytes)
+                # The signature covers the path exactly as sent, percent-encoding included.
+                raw_path = request.scope.get("raw_path") or request.url.path.encode()
+                reply = await adapter.handle(
+                    provider, call, raw_path.decode("latin-1"), dict(request.headers), body
+                )
+            except CroupierError as error:  # refused before the adapter: too large
+                return error_response(error, correlation_id)
+            except Exception:  # a bug: typed 500, logged, counted; never a stack to the caller
+                metrics.internal_errors.inc()
+                log.exception("unexpected error", extra={"call": call})
+                return error_response(
+                    CroupierError("unexpected error; the call may be sent again"), correlation_id
+                )
+            elapsed = time.perf_counter() - started
+            label = provider_label(provider)
+            metrics.wallet_call_seconds.labels(label, reply.call, reply.outcome).observe(elapsed)
+            if reply.replay:
+                metrics.replays.labels(label, reply.call).inc()
+            if reply.extra.get("mismatch"):
+                metrics.mismatches.labels(label, reply.call).inc()
+            if reply.extra.get("signature_failure"):
+                metrics.signature_failures.labels(label, reply.outcome).inc()
+            if access_log:
+                log.info(
+                    "wallet call",
+                    extra={
+                        "protocol": adapter.name,
+                        "provider": provider[:64],
+                        "call": reply.call[:32],
+                        "status": reply.status,
+                        "outcome": reply.outcome,
+                        "replay": reply.replay,
+                        "player_id": reply.player_id,
+                        "ms": round(elapsed * 1000, 3),
+                    },
+                )
+            headers = dict(reply.headers)
+            headers[CORRELATION_HEADER] = correlation_id
+            return Response(reply.body, status_code=reply.status, headers=headers)
+
+        return endpoint
+
+    async def metrics_endpoint(_: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "OK"})
+
+    document = orjson.dumps(openapi_document())
+
+    async def openapi(_: Request) -> Response:
+        return Response(document, media_type="application/json")
+
+    async def http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+        if exc.status_code == 405:
+            return error_response(MethodNotAllowed("method not allowed; calls are POST"))
+        return error_response(RouteNotFound("no such endpoint"))
+
+    routes = [
+        Route(f"{a.prefix}/{{provider}}/{{call}}", endpoint_for(a), methods=["POST"])
+        for a in adapters
+    ]
+    routes += [
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/healthz", health, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})

@@ -1,0 +1,42 @@
+"""Prometheus metrics, served at ``/metrics``."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class Metrics:
+    """One registry per app, so that tests (and several apps in one process) never mix."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.wallet_call_seconds = Histogram(
+            "croupier_wallet_call_seconds",
+            "Wallet API call latency, by provider, call and outcome (OK or the error code).",
+            ["provider", "call", "outcome"],
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.replays = Counter(
+            "croupier_wallet_replays_total",
+            "Calls answered from the idempotency store (a duplicate of an earlier call).",
+            ["provider", "call"],
+            registry=self.registry,
+        )
+        self.mismatches = Counter(
+            "croupier_wallet_idempotency_mismatches_total",
+            "Calls reusing a transaction id with different content (IDEMPOTENCY_MISMATCH).",
+            ["provider", "call"],
+            registry=self.registry,
+        )
+        self.signature_failures = Counter(
+            "croupier_signature_failures_total",
+            "Requests refused before parsing: bad, missing, expired or replayed signatures.",
+            ["provider", "code"],
+            registry=self.registry,
+        )
+        self.internal_errors = Counter(
+            "croupier_internal_errors_total",
+            "Requests that hit an unexpected error (a bug): answered 500 INTERNAL_ERROR.",
+            registry=self.registry,
+        )

@@ -1,0 +1,271 @@
+"""Game sessions: tokens, the state machine (domain/sessions.py) and its event record.
+
+A session is opened for a player and a game (by the operator's launch, issue 4; today by
+``croupier session open``). Its token is short-lived (``token_seconds``, default 15 min) and
+refreshable; only the SHA-256 of a token is stored. A bet needs an unexpired token of a
+session that takes bets; a win, rollback or end round is never refused for the token's age
+(the money contract, rule 9). Sessions that ended are moved on by ``sweep``: to
+``pending_settlement`` while a round is open, then ``settled`` (or ``reversed`` when every
+bet was rolled back, ``cancelled`` when there was none).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from croupier.domain.errors import (
+    IllegalTransition,
+    SessionClosed,
+    SessionNotFound,
+    TokenExpired,
+    TokenInvalid,
+)
+from croupier.domain.sessions import (
+    GameSession,
+    SessionEvent,
+    SessionState,
+    check_transition,
+    closing_state,
+)
+from croupier.domain.wallet import check_ref
+from croupier.services import context as call_context
+from croupier.services.gateway_ports import SessionStore
+from croupier.services.wallet import WalletService, utc_now
+
+S = SessionState
+MAX_TOKEN_LENGTH = 128
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SessionService:
+    def __init__(
+        self,
+        store: SessionStore,
+        wallet: WalletService,
+        *,
+        token_seconds: int = 900,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.store = store
+        self.wallet = wallet
+        self.token_seconds = token_seconds
+        self.clock = clock
+
+    def _event(
+        self,
+        session: GameSession,
+        to_state: SessionState,
+        *,
+        actor: str,
+        reason: str,
+        round_ref: str | None = None,
+        tx_ids: Sequence[int] = (),
+        first: bool = False,
+    ) -> SessionEvent:
+        return SessionEvent(
+            session_id=session.id,
+            from_state=None if first else session.state,
+            to_state=to_state,
+            actor=actor,
+            reason=reason,
+            at=self.clock(),
+            round_ref=round_ref,
+            tx_ids=tuple(tx_ids),
+            correlation_id=call_context.current().correlation_id,
+        )
+
+    def _new_token(self) -> tuple[str, datetime]:
+        return "cst_" + secrets.token_urlsafe(32), self.clock() + timedelta(
+            seconds=self.token_seconds
+        )
+
+    # -- opening and tokens -------------------------------------------------------------
+
+    async def open(
+        self, *, provider: str, player_id: str, game_code: str, actor: str = "operator"
+    ) -> tuple[GameSession, str, datetime]:
+        """A new session in ``created`` and its first token."""
+        check_ref("provider", provider)
+        check_ref("game_code", game_code)
+        balances = await self.wallet.balance(player_id)  # PlayerNotFound if no wallet
+        now = self.clock()
+        session = GameSession(
+            id="gs_" + secrets.token_hex(12),
+            provider=provider,
+            player_id=player_id,
+            currency=balances.currency,
+            game_code=game_code,
+            state=S.CREATED,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+        token, expires = self._new_token()
+        event = self._event(session, S.CREATED, actor=actor, reason="session opened", first=True)
+        await self.store.create_session(session, token_hash(token), expires, event)
+        return session, token, expires
+
+    async def resolve(
+        self, provider: str, token: str, *, allow_expired: bool
+    ) -> tuple[GameSession, datetime]:
+        """The session of a token of this provider; TokenInvalid or TokenExpired."""
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+            raise TokenInvalid("token is missing or malformed")
+        found = await self.store.session_by_token(token_hash(token))
+        if found is None or found[0].provider != provider:
+            raise TokenInvalid("unknown session token")
+        session, expires = found
+        if not allow_expired and expires <= self.clock():
+            raise TokenExpired("session token has expired; refresh it or relaunch the game",
+                               session_id=session.id)  # fmt: skip
+        return session, expires
+
+    async def authenticate(self, provider: str, token: str) -> tuple[GameSession, datetime]:
+        """The game client loaded: created -> launched (a repeat is harmless)."""
+        session, expires = await self.resolve(provider, token, allow_expired=False)
+        if not session.state.takes_bets:
+            raise SessionClosed(f"session {session.id!r} is {session.state}", state=session.state)
+        if session.state is S.CREATED:
+            session = await self.move(session, S.LAUNCHED, actor=f"provider:{provider}",
+                                      reason="provider authenticated the token")  # fmt: skip
+        return session, expires
+
+    async def refresh(self, provider: str, token: str) -> tuple[GameSession, str, datetime]:
+        """A new token for a live session; the old one keeps its own expiry."""
+        session, _ = await self.resolve(provider, token, allow_expired=False)
+        if not session.state.takes_bets:
+            raise SessionClosed(f"session {session.id!r} is {session.state}", state=session.state)
+        new, expires = self._new_token()
+        await self.store.add_token(session.id, token_hash(new), self.clock(), expires)
+        return session, new, expires
+
+    async def for_bet(
+        self, provider: str, token: str, player_id: str, game_code: str
+    ) -> GameSession:
+        session, _ = await self.resolve(provider, token, allow_expired=False)
+        self.check_owner(session, player_id, game_code)
+        if not session.state.takes_bets:
+            raise SessionClosed(f"session {session.id!r} is {session.state}; no more bets",
+                                state=session.state.value)  # fmt: skip
+        return session
+
+    async def for_settlement(
+        self, provider: str, token: str | None, player_id: str, game_code: str | None
+    ) -> GameSession | None:
+        """Wins, rollbacks and end round: the token is optional and its age does not matter."""
+        if token is None:
+            return None
+        session, _ = await self.resolve(provider, token, allow_expired=True)
+        self.check_owner(session, player_id, game_code)
+        return session
+
+    @staticmethod
+    def check_owner(session: GameSession, player_id: str, game_code: str | None) -> None:
+        if session.player_id != player_id:
+            raise TokenInvalid("the token belongs to another player")
+        if game_code is not None and session.game_code != game_code:
+            raise TokenInvalid(f"the token is for game {session.game_code!r}",
+                               game_code=session.game_code)  # fmt: skip
+
+    # -- transitions --------------------------------------------------------------------
+
+    async def move(
+        self,
+        session: GameSession,
+        target: SessionState,
+        *,
+        actor: str,
+        reason: str,
+        round_ref: str | None = None,
+        tx_ids: Sequence[int] = (),
+    ) -> GameSession:
+        """One transition, stored as an event; IllegalTransition if the machine forbids it.
+
+        If another writer moved the session meanwhile, the move is checked again against
+        the state it found (and is a no-op if that writer already made it)."""
+        for _ in range(8):
+            if session.state is target:
+                return session
+            check_transition(session.id, session.state, target)
+            event = self._event(session, target, actor=actor, reason=reason,
+                                round_ref=round_ref, tx_ids=tx_ids)  # fmt: skip
+            if await self.store.transition(session, event):
+                return replace(session, state=target, version=session.version + 1,
+                               updated_at=event.at)  # fmt: skip
+            session = await self.get(session.id)
+        raise IllegalTransition(f"session {session.id!r} kept changing; try again")
+
+    async def bet_placed(self, session: GameSession, *, round_ref: str, tx_id: int) -> GameSession:
+        """The first accepted bet makes a session active."""
+        if session.state in (S.CREATED, S.LAUNCHED):
+            try:
+                return await self.move(session, S.ACTIVE, actor=f"provider:{session.provider}",
+                                       reason="first bet accepted", round_ref=round_ref,
+                                       tx_ids=[tx_id])  # fmt: skip
+            except IllegalTransition:
+                return await self.get(session.id)  # closed meanwhile; the bet stands
+        return session
+
+    async def get(self, session_id: str) -> GameSession:
+        session = await self.store.get_session(session_id)
+        if session is None:
+            raise SessionNotFound(f"no session {session_id!r}")
+        return session
+
+    async def events(self, session_id: str) -> Sequence[SessionEvent]:
+        await self.get(session_id)
+        return await self.store.events(session_id)
+
+    async def close(self, session_id: str, *, actor: str, reason: str) -> GameSession:
+        """The player left (or the operator ended it): where it goes depends on its money."""
+        session = await self.get(session_id)
+        if session.state is S.PENDING_SETTLEMENT:
+            return await self._settle_if_done(session, actor=actor)
+        if not session.state.takes_bets:
+            check_transition(session.id, session.state, S.CANCELLED)  # raises: already final
+        summary = await self.store.summary(session)
+        target = closing_state(had_bets=summary.bets > 0, open_rounds=summary.open_rounds,
+                               live_bets=summary.live_bets)  # fmt: skip
+        tx_ids = await self.store.session_tx_ids(session.id, None)
+        return await self.move(session, target, actor=actor, reason=reason, tx_ids=tx_ids)
+
+    async def fail(self, session_id: str, *, actor: str, reason: str) -> GameSession:
+        session = await self.get(session_id)
+        return await self.move(session, S.FAILED, actor=actor, reason=reason)
+
+    async def _settle_if_done(self, session: GameSession, *, actor: str) -> GameSession:
+        summary = await self.store.summary(session)
+        if summary.open_rounds:
+            return session
+        target = S.SETTLED if summary.live_bets else S.REVERSED
+        tx_ids = await self.store.session_tx_ids(session.id, None)
+        return await self.move(session, target, actor=actor,
+                               reason="every round of the session is closed",
+                               tx_ids=tx_ids)  # fmt: skip
+
+    async def sweep(self, *, grace_seconds: int = 0, limit: int = 500) -> dict[str, int]:
+        """Close sessions whose tokens all expired; settle ended sessions whose rounds closed.
+
+        Returns how many sessions went to each state."""
+        moved: dict[str, int] = {}
+        cutoff = self.clock() - timedelta(seconds=grace_seconds)
+        live = (S.CREATED, S.LAUNCHED, S.ACTIVE)
+        for session in await self.store.due_sessions(live, cutoff, limit):
+            try:
+                after = await self.close(session.id, actor="job:sessions",
+                                         reason="session token expired")  # fmt: skip
+            except IllegalTransition:
+                continue
+            moved[after.state.value] = moved.get(after.state.value, 0) + 1
+        for session in await self.store.due_sessions((S.PENDING_SETTLEMENT,), cutoff, limit):
+            after = await self._settle_if_done(session, actor="job:sessions")
+            if after.state is not S.PENDING_SETTLEMENT:
+                moved[after.state.value] = moved.get(after.state.value, 0) + 1
+        return moved
