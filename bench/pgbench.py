@@ -1,9 +1,9 @@
 """pgbench on the bet path's own SQL: the ceiling with no Python in the way.
 
 The script is built from the statement strings of ``croupier.adapters.db.postgres`` (imported,
-so it cannot drift from the store): BEGIN; LOCK_WALLET_SQL; FIND_TX_SQL; FIND_ROUND_SQL;
-WRITE_SQL; END, with each ``$n`` bound to a pgbench variable holding what the store sends for a
-cash bet that opens a new round. pgbench runs it with ``-M prepared``, as asyncpg does.
+so it cannot drift from the store): BEGIN; LOAD_SQL; WRITE_SQL; END, with each ``$n`` bound
+to a pgbench variable holding what the store sends for a cash bet that opens a new round.
+pgbench runs it with ``-M prepared``, as asyncpg does.
 
 Three substitutions are textual, because pgbench variables are numbers or fixed strings: the
 two id arrays and two amount arrays become ``ARRAY[:a::bigint, :b::bigint]`` (pgbench cannot
@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 from bench.databases import CURRENCY, GAME, PLAYER_BASE, CashLayout
 from bench.figures import Figures
 from bench.machine import CpuSample
-from croupier.adapters.db.postgres import FIND_ROUND_SQL, FIND_TX_SQL, LOCK_WALLET_SQL, WRITE_SQL
+from croupier.adapters.db.postgres import LOAD_SQL, WRITE_SQL
 from croupier.domain.ledger import EntryKind
 from croupier.domain.wallet import Balances, Bet, TxKind, TxStatus, WalletResult, provider_scope
 
@@ -43,8 +43,7 @@ PROVIDER = "pgbench"
 
 _PARAM = re.compile(r"\$(\d+)")
 
-LOCK_PARAMS = {1: ":player"}
-FIND_PARAMS = {1: ":scope", 2: ":ref"}
+LOAD_PARAMS = {1: ":player", 2: ":scope", 3: ":ref", 4: ":ref"}
 WRITE_PARAMS = {
     # the round
     1: ":scope", 2: ":ref", 3: ":player", 4: ":currency", 5: ":game",
@@ -89,9 +88,7 @@ def script(*, players: int, cash: CashLayout, clearing: int) -> str:
         "BEGIN;",
     ]
     for statement, values in (
-        (LOCK_WALLET_SQL, LOCK_PARAMS),
-        (FIND_TX_SQL, FIND_PARAMS),
-        (FIND_ROUND_SQL, FIND_PARAMS),
+        (LOAD_SQL, LOAD_PARAMS),
         (WRITE_SQL, WRITE_PARAMS),
     ):
         lines.append(bind(statement, values).strip() + ";")

@@ -162,6 +162,13 @@ class WalletTransaction(Protocol):
     async def lock_wallet(self, player_id: str) -> PlayerWallet | None:
         """The player's accounts and balances, locked until the transaction ends."""
 
+    async def load(
+        self, player_id: str, scope: str, reference: str, round_ref: str | None
+    ) -> tuple[PlayerWallet | None, StoredTx | None]:
+        """``lock_wallet`` and ``find_tx`` at once; a store may also read the round ahead,
+        so that the next ``find_round`` of it costs nothing. Lookups may be as old as the
+        start of the lock wait: a stale miss is caught by unique keys and round versions."""
+
     async def find_tx(self, scope: str, reference: str) -> StoredTx | None: ...
 
     async def find_rollback_of(self, scope: str, bet_ref: str) -> StoredTx | None:

@@ -133,10 +133,11 @@ class WalletService:
         self._validate(cmd)
 
         async def attempt(tx: WalletTransaction) -> Outcome:
-            wallet = await tx.lock_wallet(cmd.player_id)
+            wallet, existing = await tx.load(
+                cmd.player_id, cmd.scope, cmd.reference, getattr(cmd, "round_id", None)
+            )
             if wallet is None:
                 raise PlayerNotFound(f"no wallet for player {cmd.player_id!r}")
-            existing = await tx.find_tx(cmd.scope, cmd.reference)
             if existing is not None:
                 return self._replay(existing, cmd)
             if wallet.currency != cmd.currency:

@@ -57,6 +57,30 @@ ROUND_COLUMNS = (
 )
 FIND_ROUND_SQL = f"SELECT {ROUND_COLUMNS} FROM rounds WHERE scope = $1 AND round_ref = $2"  # noqa: S608
 
+# What a money call reads, in one round trip: the player's account rows (locked), the
+# transaction already stored under the call's id, and the call's round. The two lookups read
+# the statement's snapshot, taken before the lock wait: a duplicate committed meanwhile is
+# not seen here, so the write then hits the unique key (or the round's version guard), and
+# the service runs the call again, which then finds it. Correct, and one retry only in the
+# rare case of a concurrent duplicate; every other call saves two round trips.
+LOAD_SQL = f"""
+WITH w AS (
+    SELECT p.status, p.currency, a.type, a.id, a.balance
+    FROM players p JOIN accounts a ON a.owner = p.id AND a.currency = p.currency
+    WHERE p.id = $1 AND a.type IN ('player_cash', 'player_bonus', 'player_held')
+    ORDER BY a.id FOR UPDATE OF a
+)
+SELECT 0, w.status, w.currency, w.type, w.id, w.balance, NULL::text FROM w
+UNION ALL
+SELECT 1, NULL, NULL, NULL, NULL, NULL, row_to_json(t)::text
+FROM (SELECT {TX_COLUMNS} FROM wallet_transactions WHERE scope = $2 AND reference = $3) t
+UNION ALL
+SELECT 2, NULL, NULL, NULL, NULL, NULL, row_to_json(r)::text
+FROM (SELECT {ROUND_COLUMNS} FROM rounds WHERE scope = $2 AND round_ref = $4) r
+"""  # noqa: S608
+_TX_NAMES = [c.strip() for c in TX_COLUMNS.split(",")]
+_ROUND_NAMES = [c.strip() for c in ROUND_COLUMNS.split(",")]
+
 # One statement for everything a money call writes: the round (guarded by its version), the
 # journal entry, its postings, the cached player balances and the idempotency record. If the
 # round guard fails nothing is written and no row comes back: the service retries.
@@ -145,10 +169,30 @@ class PostgresTransaction:
         self._house = house_cache
         self.new_house: HouseCache = {}
         """House accounts this transaction created or first saw; shared only after commit."""
+        self._rounds: dict[tuple[str, str], RoundState | None] = {}
 
     async def lock_wallet(self, player_id: str) -> PlayerWallet | None:
         rows = await self._conn.fetch(LOCK_WALLET_SQL, player_id)
         return wallet_from_rows(player_id, [tuple(r) for r in rows])
+
+    async def load(
+        self, player_id: str, scope: str, reference: str, round_ref: str | None
+    ) -> tuple[PlayerWallet | None, StoredTx | None]:
+        rows = await self._conn.fetch(LOAD_SQL, player_id, scope, reference, round_ref)
+        accounts = [tuple(r[1:6]) for r in rows if r[0] == 0]
+        existing = None
+        if round_ref is not None:
+            self._rounds[(scope, round_ref)] = None
+        for part, *_, doc in rows:
+            if part == 1:
+                data = orjson.loads(doc)
+                existing = tx_from_row(tuple(data[name] for name in _TX_NAMES))
+            elif part == 2:
+                data = orjson.loads(doc)
+                self._rounds[(scope, data["round_ref"])] = round_from_row(
+                    tuple(data[name] for name in _ROUND_NAMES)
+                )
+        return wallet_from_rows(player_id, accounts), existing
 
     async def find_tx(self, scope: str, reference: str) -> StoredTx | None:
         row = await self._conn.fetchrow(FIND_TX_SQL, scope, reference)
@@ -159,6 +203,8 @@ class PostgresTransaction:
         return tx_from_row(tuple(row)) if row else None
 
     async def find_round(self, scope: str, round_ref: str) -> RoundState | None:
+        if (scope, round_ref) in self._rounds:  # read with the lock by load()
+            return self._rounds.pop((scope, round_ref))
         row = await self._conn.fetchrow(FIND_ROUND_SQL, scope, round_ref)
         return round_from_row(tuple(row)) if row else None
 

@@ -92,6 +92,16 @@ class SqliteTransaction:
         rows = self._conn.execute(WALLET_SQL, (player_id,)).fetchall()
         return wallet_from_rows(player_id, rows)
 
+    async def load(
+        self,
+        player_id: str,
+        scope: str,
+        reference: str,
+        round_ref: str | None,  # noqa: ARG002 - read when needed: no round trip to save
+    ) -> tuple[PlayerWallet | None, StoredTx | None]:
+        # BEGIN IMMEDIATE already holds the write lock: plain reads, no round trips to save.
+        return await self.lock_wallet(player_id), await self.find_tx(scope, reference)
+
     async def find_tx(self, scope: str, reference: str) -> StoredTx | None:
         row = self._conn.execute(
             f"SELECT {TX_COLUMNS} FROM wallet_transactions WHERE scope = ? AND reference = ?",  # noqa: S608
