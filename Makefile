@@ -11,10 +11,10 @@ $(BIN)/croupier: pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-## run: create .venv if missing, migrate the SQLite database under var/, start the main job
+## run: create .venv if missing, migrate the SQLite database under var/, serve the API with a demo provider
 run: $(BIN)/croupier
 	$(BIN)/croupier migrate
-	$(BIN)/croupier run
+	$(BIN)/croupier run --demo
 
 ## test: the whole suite (PostgreSQL tests run when CROUPIER_TEST_POSTGRES_URL reaches a server)
 test: $(BIN)/croupier

@@ -75,6 +75,9 @@ class SessionStore(Protocol):
     ) -> Sequence[GameSession]:
         """Sessions in one of ``states`` whose newest token expired before the given time."""
 
+    async def settleable_sessions(self, limit: int) -> Sequence[GameSession]:
+        """Sessions in ``pending_settlement`` none of whose rounds is still open."""
+
     async def summary(self, session: GameSession) -> SessionSummary: ...
 
     async def session_tx_ids(self, session_id: str, round_ref: str | None) -> Sequence[int]:

@@ -264,7 +264,7 @@ class SessionService:
             except IllegalTransition:
                 continue
             moved[after.state.value] = moved.get(after.state.value, 0) + 1
-        for session in await self.store.due_sessions((S.PENDING_SETTLEMENT,), cutoff, limit):
+        for session in await self.store.settleable_sessions(limit):
             after = await self._settle_if_done(session, actor="job:sessions")
             if after.state is not S.PENDING_SETTLEMENT:
                 moved[after.state.value] = moved.get(after.state.value, 0) + 1

@@ -288,6 +288,24 @@ class WalletService:
 
     # -- provider calls -----------------------------------------------------------------
 
+    async def stored_answer(self, cmd: Command) -> WalletResult | None:
+        """The answer already given to this very call, as a replay; None if it never came.
+
+        For a gateway that refuses a call before it reaches the wallet (an expired session
+        token): a repeat of a call that was accepted still answers as it did (rule 1). A
+        stored refusal or a mismatch is raised, as the call itself would.
+        """
+        self._validate(cmd)
+
+        async def attempt(tx: WalletTransaction) -> Outcome | None:
+            existing = await tx.find_tx(cmd.scope, cmd.reference)
+            return None if existing is None else self._replay(existing, cmd)
+
+        outcome = await self._run(attempt)
+        if isinstance(outcome, CroupierError):
+            raise outcome
+        return outcome
+
     async def place_bet(self, cmd: Bet) -> WalletResult:
         """Take a stake, cash first then bonus (per policy); opens the round if new."""
 

@@ -241,6 +241,19 @@ class SqlGatewayStore:
             found += [_session(r) for r in rows]
         return found[:limit]
 
+    async def settleable_sessions(self, limit: int) -> Sequence[GameSession]:
+        rows = await self.db.fetch(
+            f"SELECT {SESSION_COLUMNS} FROM game_sessions s "  # noqa: S608
+            "WHERE s.state = 'pending_settlement' AND NOT EXISTS ("
+            "  SELECT 1 FROM wallet_transactions b JOIN rounds r "
+            "  ON r.scope = b.scope AND r.round_ref = b.round_ref "
+            "  WHERE b.session_id = s.id AND b.kind = 'bet' AND b.status = 'ok' "
+            "  AND r.status = 'open' AND r.bets_live > 0) "
+            "ORDER BY s.updated_at LIMIT $1",
+            limit,
+        )
+        return [_session(r) for r in rows]
+
     async def summary(self, session: GameSession) -> SessionSummary:
         scope = f"provider:{session.provider}"
         rows = await self.db.fetch(

@@ -32,6 +32,8 @@ from croupier.domain.errors import (
     NonceReplayed,
     PlayerNotFound,
     RouteNotFound,
+    SessionClosed,
+    TokenExpired,
     UnsupportedMediaType,
 )
 from croupier.domain.money import CurrencyTable, format_decimal, parse_decimal
@@ -272,15 +274,21 @@ class NativeV1:
     async def _bet(self, ctx: _Call, req: BetRequest) -> dict[str, Any]:
         ctx.player_id = check_ref("player_id", req.player_id)
         currency = self.currencies.get_currency(req.currency)
-        amount = parse_decimal(req.amount, currency)
-        session = await self.sessions.for_bet(ctx.provider, req.token, req.player_id,
-                                              req.game_code)  # fmt: skip
+        bet = Bet(provider=ctx.provider, player_id=req.player_id, tx_id=req.tx_id,
+                  round_id=req.round_id, game_code=req.game_code,
+                  amount=parse_decimal(req.amount, currency), currency=req.currency)  # fmt: skip
+        try:
+            session = await self.sessions.for_bet(ctx.provider, req.token, req.player_id,
+                                                  req.game_code)  # fmt: skip
+        except (TokenExpired, SessionClosed):
+            # A re-sent bet that was taken while the token was good answers as it did then
+            # (rule 1); only a new bet is refused.
+            answer = await self.wallet.stored_answer(bet)
+            if answer is None:
+                raise
+            return self._result(answer)
         call_context.bind(session_id=session.id)
-        result = await self.wallet.place_bet(
-            Bet(provider=ctx.provider, player_id=req.player_id, tx_id=req.tx_id,
-                round_id=req.round_id, game_code=req.game_code, amount=amount,
-                currency=req.currency)
-        )  # fmt: skip
+        result = await self.wallet.place_bet(bet)
         if not result.replay:
             await self.sessions.bet_placed(session, round_ref=req.round_id,
                                            tx_id=result.transaction_id)  # fmt: skip
