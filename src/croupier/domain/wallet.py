@@ -151,6 +151,8 @@ class Rollback(ProviderCommand):
 
     bet_tx_id: str
     round_id: str | None = None
+    game_code: str | None = None
+    """Where the protocol gives it, it must be the game of the bet's round."""
 
     @property
     def kind(self) -> TxKind:

@@ -458,6 +458,7 @@ class WalletService:
                 # the checks below and is refused.
                 if bet is not None and bet.kind is TxKind.BET:
                     self._check_rollback_content(cmd, bet)
+                    await self._check_rollback_game(tx, cmd, bet)
                 return WalletResult.from_dict(
                     earlier.result, transaction_id=earlier.id, replay=True
                 )
@@ -473,6 +474,7 @@ class WalletService:
             if bet.player_id != cmd.player_id or bet.currency != cmd.currency:
                 raise RollbackNotAllowed(f"bet {cmd.bet_tx_id!r} belongs to another player")
             self._check_rollback_content(cmd, bet)
+            await self._check_rollback_game(tx, cmd, bet)
             if bet.status is TxStatus.REFUSED:
                 return await self._settle_rollback(tx, cmd, before, outcome="nothing_to_reverse")
             assert bet.round_ref is not None  # noqa: S101 - every bet has a round
@@ -512,6 +514,18 @@ class WalletService:
             )
 
         return await self._money_call(cmd, decide)
+
+    @staticmethod
+    async def _check_rollback_game(tx: WalletTransaction, cmd: Rollback, bet: StoredTx) -> None:
+        """A rollback that names a game must name its bet's (the round records it)."""
+        if cmd.game_code is None or bet.round_ref is None:
+            return
+        round_ = await tx.find_round(cmd.scope, bet.round_ref)
+        if round_ is not None and round_.game_code != cmd.game_code:
+            raise RoundMismatch(
+                f"bet {cmd.bet_tx_id!r} was placed in game {round_.game_code!r}",
+                round_id=bet.round_ref,
+            )
 
     @staticmethod
     def _check_rollback_content(cmd: Rollback, bet: StoredTx) -> None:

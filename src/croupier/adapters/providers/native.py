@@ -321,7 +321,7 @@ class NativeV1:
         result = await self.wallet.rollback(
             Rollback(provider=ctx.provider, player_id=req.player_id, tx_id=req.tx_id,
                      bet_tx_id=req.bet_tx_id, round_id=req.round_id, amount=amount,
-                     currency=req.currency)
+                     currency=req.currency, game_code=req.game_code)
         )  # fmt: skip
         return self._result(result)
 
