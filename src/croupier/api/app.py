@@ -170,4 +170,8 @@ def create_app(
         Route("/healthz", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    # A redirect to the path without its trailing slash cannot help a signed call (the
+    # signature covers the path): answer 404 like any unknown path.
+    app.router.redirect_slashes = False
+    return app

@@ -240,6 +240,8 @@ class NativeV1:
                                  field=_field_of(message)) from None  # fmt: skip
         except msgspec.DecodeError as exc:
             raise InvalidRequest(f"body is not valid JSON: {exc}") from None
+        except UnicodeDecodeError:  # msgspec lets this through for bytes that are not UTF-8
+            raise InvalidRequest("body is not valid UTF-8") from None
 
     # -- calls --------------------------------------------------------------------------
 
