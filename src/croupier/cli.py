@@ -249,7 +249,8 @@ def run(
             base = f"http://{settings.host}:{settings.port}"
             console.print(
                 f"croupier serving the wallet API at {base} on {_safe(settings.database_url)}; "
-                f"metrics at {base}/metrics, OpenAPI at {base}/openapi.json. Ctrl-C stops."
+                f"metrics at {base}/metrics, OpenAPI at {base}/openapi.json. Ctrl-C stops.",
+                soft_wrap=True,
             )
             if demo:
                 await _demo(gw, base)

@@ -157,9 +157,12 @@ def create_app(
 
     async def http_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+        correlation_id = call_context.new_correlation_id()
         if exc.status_code == 405:
-            return error_response(MethodNotAllowed("method not allowed; calls are POST"))
-        return error_response(RouteNotFound("no such endpoint"))
+            return error_response(
+                MethodNotAllowed("method not allowed; calls are POST"), correlation_id
+            )
+        return error_response(RouteNotFound("no such endpoint"), correlation_id)
 
     routes = [
         Route(f"{a.prefix}/{{provider}}/{{call}}", endpoint_for(a), methods=["POST"])

@@ -24,7 +24,7 @@ _CALL_SUMMARIES = {
     "end_round": "Close a round with no further money; token optional.",
 }
 
-_DECIMAL = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "examples": ["1.50"]}
+_DECIMAL = {"type": "string", "pattern": r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", "examples": ["1.50"]}
 
 _BALANCE = {
     "type": "object",

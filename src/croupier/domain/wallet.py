@@ -284,7 +284,7 @@ def split_stake(amount: int, balances: Balances, policy: BonusPolicy) -> tuple[i
     """How much of a stake comes from cash and from bonus, or InsufficientFunds."""
     if amount > balances.playable:
         raise InsufficientFunds(
-            f"stake {amount} exceeds the playable balance {balances.playable}",
+            f"stake of {amount} minor units exceeds the playable balance of {balances.playable}",
             currency=balances.currency,
             cash=balances.cash,
             bonus=balances.bonus,

@@ -123,7 +123,7 @@ class SessionService:
             raise TokenInvalid("unknown session token")
         session, expires = found
         if not allow_expired and expires <= self.clock():
-            raise TokenExpired("session token has expired; refresh it or relaunch the game",
+            raise TokenExpired("session token has expired; relaunch the game for a new one",
                                session_id=session.id)  # fmt: skip
         return session, expires
 

@@ -534,7 +534,7 @@ class WalletService:
             raise RoundMismatch(f"bet {cmd.bet_tx_id!r} is not in round {cmd.round_id!r}")
         if cmd.amount and cmd.amount != bet.amount:
             raise RollbackNotAllowed(
-                f"rollback amount {cmd.amount} differs from the bet's {bet.amount}"
+                f"rollback amount of {cmd.amount} minor units differs from the bet's {bet.amount}"
             )
 
     async def _settle_rollback(

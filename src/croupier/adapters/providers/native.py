@@ -425,7 +425,9 @@ class NativeV1:
 
 
 def _field_of(message: str) -> str | None:
-    marker = "at `$."
-    if marker not in message:
-        return None
-    return message.split(marker, 1)[1].split("`", 1)[0].split("[", 1)[0].split(".", 1)[0]
+    """The top-level field a msgspec error is about: "... at `$.amount`", "... field `x`"."""
+    for marker in ("at `$.", "field `"):
+        if marker in message:
+            name = message.split(marker, 1)[1].split("`", 1)[0]
+            return name.split("[", 1)[0].split(".", 1)[0]
+    return None
