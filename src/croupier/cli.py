@@ -25,7 +25,7 @@ from croupier.adapters.db.sqlite import sqlite_path
 from croupier.adapters.db.verify import house_balances, verify_ledger
 from croupier.api.logs import configure as configure_logging
 from croupier.api.openapi import openapi_document
-from croupier.bootstrap import Gateway, currency_table, gateway, wallet_service
+from croupier.bootstrap import Gateway, currency_table, gateway
 from croupier.bootstrap import run as run_async
 from croupier.config import Settings
 from croupier.domain import signing
@@ -127,17 +127,7 @@ def _engine(database_url: str | None) -> Engine:
 
 
 def _with_wallet(database_url: str | None, use: Callable[[WalletService], Awaitable[T]]) -> T:
-    _require_schema(_settings(database_url).database_url)
-
-    async def main() -> T:
-        async with wallet_service(_settings(database_url)) as wallet:
-            return await use(wallet)
-
-    try:
-        return run_async(main())
-    except CroupierError as error:
-        _fail(error)
-        raise  # unreachable: _fail exits
+    return _with_gateway(database_url, lambda gw: use(gw.wallet))
 
 
 def _show(result: WalletResult | HoldResult | Balances, wallet: WalletService) -> None:

@@ -51,6 +51,10 @@ def _event(row: Row) -> SessionEvent:
     )
 
 
+INSERT_TOKEN_SQL = (
+    "INSERT INTO session_tokens (token_hash, session_id, issued_at, expires_at) "
+    "VALUES ($1, $2, $3, $4)"
+)
 INSERT_EVENT_SQL = (
     "INSERT INTO session_events (session_id, from_state, to_state, actor, reason, round_ref, "
     "tx_ids, correlation_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -158,8 +162,7 @@ class SqlGatewayStore:
                 expires_at,
             )
             await unit.execute(
-                "INSERT INTO session_tokens (token_hash, session_id, issued_at, expires_at) "
-                "VALUES ($1, $2, $3, $4)",
+                INSERT_TOKEN_SQL,
                 token_hash,
                 session.id,
                 session.created_at,
@@ -191,8 +194,7 @@ class SqlGatewayStore:
     ) -> None:
         async with self.db.unit() as unit:
             await unit.execute(
-                "INSERT INTO session_tokens (token_hash, session_id, issued_at, expires_at) "
-                "VALUES ($1, $2, $3, $4)",
+                INSERT_TOKEN_SQL,
                 token_hash,
                 session_id,
                 issued_at,
