@@ -51,7 +51,7 @@ def _event(row: Row) -> SessionEvent:
     )
 
 
-INSERT_TOKEN_SQL = (
+INSERT_TOKEN_SQL = (  # noqa: S105 - SQL text, not a secret
     "INSERT INTO session_tokens (token_hash, session_id, issued_at, expires_at) "
     "VALUES ($1, $2, $3, $4)"
 )
