@@ -51,10 +51,8 @@ def _event(row: Row) -> SessionEvent:
     )
 
 
-INSERT_TOKEN_SQL = (  # noqa: S105 - SQL text, not a secret
-    "INSERT INTO session_tokens (token_hash, session_id, issued_at, expires_at) "
-    "VALUES ($1, $2, $3, $4)"
-)
+INSERT_TOKEN_SQL = "INSERT INTO session_tokens VALUES ($1, $2, $3, $4)"  # noqa: S105 - SQL
+"""Columns in table order: token_hash, session_id, issued_at, expires_at."""
 INSERT_EVENT_SQL = (
     "INSERT INTO session_events (session_id, from_state, to_state, actor, reason, round_ref, "
     "tx_ids, correlation_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
