@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -244,11 +245,18 @@ def run(
             )
             if demo:
                 await _demo(gw, base)
+            # uvicorn stops serving on SIGINT or SIGTERM, then raises the signal again with
+            # the handler it found; Python's default for SIGTERM would kill the process
+            # before the jobs stop and the store closes. Found handlers that do nothing let
+            # the shutdown below run (exit status 0), as systemd and Kubernetes expect.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: None)
             try:
                 await server.serve()
             finally:
                 stop.set()
                 await asyncio.gather(*tasks)
+                console.print("croupier stopped")
 
     try:
         run_async(main())

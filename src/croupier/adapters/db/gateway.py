@@ -132,6 +132,7 @@ class SqlGatewayStore:
             provider,
             nonce,
             expires_at,
+            durable=False,  # losing a nonce to a crash only reopens its replay window
         )
         return changed == 1
 

@@ -458,7 +458,9 @@ class PostgresStore:
         except _UNAVAILABLE as exc:
             raise StorageUnavailable(f"PostgreSQL failed: {type(exc).__name__}") from exc
 
-    async def execute(self, sql: str, *args: Any) -> int:
+    async def execute(self, sql: str, *args: Any, durable: bool = True) -> int:  # noqa: ARG002
+        # ``durable=False`` needs nothing here: the nonce table is UNLOGGED, so its commits
+        # never wait for a WAL flush.
         try:
             async with self._pool.acquire() as conn:
                 return _rowcount(await conn.execute(sql, *args))

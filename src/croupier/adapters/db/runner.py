@@ -30,6 +30,9 @@ class SqlUnit(Protocol):
 class SqlRunner(SqlUnit, Protocol):
     """Single statements, each its own transaction, and ``unit()`` for several in one."""
 
+    async def execute(self, sql: str, *args: Any, durable: bool = True) -> int:
+        """``durable=False``: the commit need not survive a power cut (request nonces)."""
+
     def unit(self) -> AbstractAsyncContextManager[SqlUnit]: ...
 
 

@@ -304,25 +304,34 @@ class SqliteStore:
         self._house: dict[tuple[str, str, str], int] = {}
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+    async def transaction(self, *, locked: bool = False) -> AsyncIterator[SqliteTransaction]:
+        if locked:
+            async with self._transaction() as tx:
+                yield tx
+            return
         # sqlite3 calls never suspend: yield once so that concurrent tasks take turns.
         await asyncio.sleep(0)
-        async with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StorageUnavailable(f"SQLite is busy or unavailable: {exc}") from exc
-            tx = SqliteTransaction(self._conn, self._house)
-            try:
-                yield tx
-                self._conn.execute("COMMIT")
-            except BaseException as exc:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):  # disk full, I/O error: nothing committed
-                    raise StorageUnavailable(f"SQLite failed: {exc}") from exc
-                raise
-            self._house.update(tx.new_house)
+        async with self._lock, self._transaction() as tx:
+            yield tx
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[SqliteTransaction]:
+        """BEGIN IMMEDIATE ... COMMIT (or ROLLBACK); the caller holds the lock."""
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(f"SQLite is busy or unavailable: {exc}") from exc
+        tx = SqliteTransaction(self._conn, self._house)
+        try:
+            yield tx
+            self._conn.execute("COMMIT")
+        except BaseException as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):  # disk full, I/O error: nothing committed
+                raise StorageUnavailable(f"SQLite failed: {exc}") from exc
+            raise
+        self._house.update(tx.new_house)
 
     async def read_balances(self, player_id: str) -> PlayerWallet | None:
         async with self._lock:
@@ -336,17 +345,36 @@ class SqliteStore:
         self._conn.close()
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        async with self.unit() as unit:
-            return await unit.fetch(sql, *args)
+        """One read in its own (implicit) transaction: no write lock, nothing to sync."""
+        await asyncio.sleep(0)
+        async with self._lock:
+            try:
+                return await SqliteUnit(self._conn).fetch(sql, *args)
+            except sqlite3.Error as exc:
+                raise StorageUnavailable(f"SQLite failed: {exc}") from exc
 
-    async def execute(self, sql: str, *args: Any) -> int:
-        async with self.unit() as unit:
-            return await unit.execute(sql, *args)
+    async def execute(self, sql: str, *args: Any, durable: bool = True) -> int:
+        """One statement in its own transaction. ``durable=False`` (request nonces): commit
+        without waiting for the disk. ``synchronous=NORMAL`` keeps the database consistent
+        (WAL frames are checksummed, checkpoints still sync); a power cut may lose this
+        commit, and the next durable commit syncs it along with its own."""
+        if durable:
+            async with self.unit() as unit:
+                return await unit.execute(sql, *args)
+        await asyncio.sleep(0)
+        async with self._lock:
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                async with self.unit(locked=True) as unit:
+                    return await unit.execute(sql, *args)
+            finally:
+                self._conn.execute("PRAGMA synchronous=FULL")
 
     @asynccontextmanager
-    async def unit(self) -> AsyncIterator[SqliteUnit]:
-        """Gateway statements (keys, nonces, sessions) in one BEGIN IMMEDIATE transaction."""
-        async with self.transaction():
+    async def unit(self, *, locked: bool = False) -> AsyncIterator[SqliteUnit]:
+        """Gateway statements (keys, nonces, sessions) in one BEGIN IMMEDIATE transaction;
+        ``locked``: the caller holds the store's lock already."""
+        async with self.transaction(locked=locked):
             yield SqliteUnit(self._conn)
 
     def raw(self) -> sqlite3.Connection:
