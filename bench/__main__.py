@@ -1,4 +1,5 @@
-"""`python -m bench`: the wallet service on SQLite and PostgreSQL, then pgbench on the same SQL.
+"""`python -m bench`: the wallet service on SQLite and PostgreSQL, then pgbench on the same SQL,
+then the provider HTTP API (`croupier run` under signed bet and win calls, bench/http.py).
 
 Every run gets fresh databases (a temporary SQLite file; a PostgreSQL database created and
 dropped on the server of CROUPIER_BENCH_POSTGRES_URL), and after every run the ledger is
@@ -36,6 +37,14 @@ from bench.databases import (
     sqlite_database,
 )
 from bench.figures import Figures
+from bench.http import (
+    SIGNATURE_WINDOW_SECONDS,
+    Hooks,
+    HttpFigures,
+    HttpRunFailed,
+    bench_http,
+    goals,
+)
 from bench.load import drive
 from bench.machine import busy_fraction, describe
 from croupier.adapters.db.postgres import PostgresStore
@@ -60,8 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m bench",
         description=(
             "Bets per second and latency (p50, p99) of WalletService.place_bet on SQLite and "
-            "PostgreSQL, beside pgbench running the same SQL; prints the ratio. Fresh databases "
-            "each run; the ledger is verified after each run."
+            "PostgreSQL, beside pgbench running the same SQL; prints the ratio. Then the same on "
+            "the provider HTTP API: `croupier run` under signed bet and win calls from a load "
+            "generator process. Fresh databases each run; the ledger is verified after each run."
         ),
     )
     parser.add_argument("--seconds", type=float, default=15, help="measured seconds per run")
@@ -85,11 +95,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("CROUPIER_BENCH_POSTGRES_URL", DEFAULT_POSTGRES),
         help="server to create the benchmark database on (env CROUPIER_BENCH_POSTGRES_URL)",
     )
-    parser.add_argument("--database", default="croupier_bench", help="PostgreSQL database name")
+    parser.add_argument(
+        "--database",
+        default="croupier_bench",
+        help="PostgreSQL database name (the HTTP runs use it with the suffix _http)",
+    )
     parser.add_argument("--keep-database", action="store_true", help="do not drop it afterwards")
     parser.add_argument("--pgbench", help="path of pgbench (default: found on PATH)")
-    parser.add_argument("--skip-sqlite", action="store_true")
-    parser.add_argument("--skip-postgres", action="store_true", help="also skips pgbench")
+    parser.add_argument("--skip-sqlite", action="store_true", help="also the HTTP run on SQLite")
+    parser.add_argument(
+        "--skip-postgres", action="store_true", help="also skips pgbench and HTTP on PostgreSQL"
+    )
     parser.add_argument("--skip-pgbench", action="store_true")
     parser.add_argument(
         "--wait-quiet",
@@ -97,6 +113,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0,
         metavar="SECONDS",
         help="before each run, wait up to this long for other load on the machine to end",
+    )
+    parser.add_argument(
+        "--skip-http", action="store_true", help="no runs of the HTTP API (croupier run)"
+    )
+    parser.add_argument(
+        "--http-only", action="store_true", help="only the HTTP API runs: no service, no pgbench"
+    )
+    parser.add_argument(
+        "--http-connections",
+        type=int,
+        nargs="+",
+        default=[8],
+        metavar="N",
+        help="HTTP API: keep-alive connections of the load generator, one run per value",
+    )
+    parser.add_argument(
+        "--http-max-rate",
+        type=float,
+        default=6000,
+        metavar="BETS_PER_S",
+        help="HTTP API: requests are signed beforehand for this rate over warm-up and window; "
+        "a faster server fails the run (raise it then)",
+    )
+    parser.add_argument(
+        "--http-env",
+        type=_setting,
+        action="append",
+        metavar="CROUPIER_NAME=VALUE",
+        help="HTTP API: a setting of the server beside the benchmark's own, e.g. "
+        "CROUPIER_ACCESS_LOG=false (repeatable)",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     parser.add_argument(
@@ -111,7 +157,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("need --seconds > 0, --warmup >= 1 and --players >= 2")
     if min(args.connections) < 1 or args.sqlite_tasks < 1 or args.jobs < 1:
         parser.error("connections, tasks and jobs must be positive")
+    if min(args.http_connections) < 1 or args.http_max_rate <= 0:
+        parser.error("--http-connections and --http-max-rate must be positive")
+    longest = max(3 * args.warmup, args.warmup + args.seconds)  # the priming run: 3 warm-ups
+    if not args.skip_http and longest > SIGNATURE_WINDOW_SECONDS - 60:
+        parser.error(
+            f"the HTTP runs sign their requests beforehand for a {SIGNATURE_WINDOW_SECONDS} s "
+            "window: keep warm-up and window shorter (or --skip-http)"
+        )
     return args
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.startswith("CROUPIER_"):
+        raise argparse.ArgumentTypeError("expected CROUPIER_NAME=VALUE")
+    return name, value
 
 
 def say(message: str) -> None:
@@ -308,25 +369,86 @@ def show(results: list[Figures], machine: dict[str, Any]) -> None:
         )
 
 
+def show_http(http: list[HttpFigures], results: list[Figures], machine: dict[str, Any]) -> None:
+    if not http:
+        return
+    table = Table(title="Croupier provider HTTP API: signed bet + win (close_round) per round")
+    table.add_column("stack", no_wrap=True)
+    for name in ("conns", "bets", "bets/s", "calls/s", "p50 ms", "p99 ms", "win p50", "win p99",
+                 "loadgen µs/call", "CPU µs/bet: croupier", "postgres", "all cores", "busy",
+                 "other", "vs pgbench"):  # fmt: skip
+        table.add_column(name, justify="right")
+    base = {f.connections: f for f in results if f.stack == "pgbench/postgres"}
+    for f in http:
+        pg = base.get(f.connections) if f.stack == "http/postgres" else None
+        share = f.bets_per_s / pg.bets_per_s if pg and pg.bets_per_s else None
+        table.add_row(
+            f.stack, str(f.connections), f"{f.bets:,}", f"{f.bets_per_s:,.0f}",
+            f"{f.calls_per_s:,.0f}", f"{f.p50_ms:.2f}", f"{f.p99_ms:.2f}",
+            f"{f.win_p50_ms:.2f}", f"{f.win_p99_ms:.2f}", f"{f.loadgen_cpu_us_per_call:,.0f}",
+            f"{f.croupier_cpu_us:,.0f}", f"{f.postgres_cpu_us:,.0f}", f"{f.machine_cpu_us:,.0f}",
+            f"{f.machine_busy:.0%}", f"{f.other_busy:.0%}",
+            f"{share:.2f}" if share is not None else "",
+        )  # fmt: skip
+    console.print(table)
+    if not results:
+        console.print(
+            f"machine: {machine['cpus']} x {machine['cpu_model']}, {machine['ram_gib']} GiB; "
+            f"Python {machine['python']}, SQLite {machine['sqlite']}, "
+            f"PostgreSQL {machine['postgresql']}, asyncpg {machine['asyncpg']}"
+        )
+    console.print(
+        "HTTP: latencies are of the bet calls (win: of the win calls), each from the first byte "
+        "sent to the last byte read; CPU per bet counts the bet and its win. The server runs "
+        "with its access log on, the production default."
+    )
+    for f in http:
+        console.print(
+            f"{f.stack} {f.connections}: the load generator used {f.loadgen_core_share:.0%} of "
+            f"one core; the croupier process spent {f.croupier_system_share:.0%} of its CPU in "
+            "the kernel"
+        )
+    loaded = [f for f in http if f.other_busy > QUIET]
+    if loaded:
+        console.print(
+            f"[yellow]other load shared the machine during {len(loaded)} HTTP run(s) (column "
+            "other): their figures are low[/yellow]"
+        )
+    for text, met in goals(http):
+        verdict = {True: "[green]met[/green]", False: "[red]NOT met[/red]", None: "[dim]-[/dim]"}
+        console.print(f"{text}: {verdict[met]}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
     pgbench_path = None
-    if not (args.skip_postgres or args.skip_pgbench):
+    if not (args.skip_postgres or args.skip_pgbench or args.http_only):
         pgbench_path = pgbench.find_pgbench(args.pgbench)
         if pgbench_path is None:
             say("[yellow]pgbench not found: PostgreSQL runs without the pgbench baseline[/yellow]")
     notes: dict[str, Any] = {"machine": describe(pgbench_path, None)}
     results: list[Figures] = []
+    http: list[HttpFigures] = []
     try:
-        if not args.skip_sqlite:
+        if not (args.skip_sqlite or args.http_only):
             results += run_async(bench_sqlite(args))
-        if not args.skip_postgres:
+        if not (args.skip_postgres or args.http_only):
             results += run_async(bench_postgres(args, pgbench_path, notes))
+        if not args.skip_http:
+            http = bench_http(args, Hooks(say=say, quiet=lambda: quiet(args)), notes)
     except LedgerBroken as exc:
         console.print(f"[bold red]LEDGER CHECK FAILED[/bold red]: {exc}")
         return 1
-    show(results, notes["machine"])
+    except HttpRunFailed as exc:
+        if results:
+            show(results, notes["machine"])
+        console.print("[bold red]HTTP RUN FAILED[/bold red]:")
+        console.print(str(exc), markup=False)
+        return 1
+    if results or not http:
+        show(results, notes["machine"])
+    show_http(http, results, notes["machine"])
     say(f"done in {time.monotonic() - started:.0f} s")
     if args.json:
         document = {
@@ -338,9 +460,13 @@ def main(argv: list[str] | None = None) -> int:
                 "sqlite_tasks": args.sqlite_tasks,
                 "players": args.players,
                 "pgbench_jobs": args.jobs,
+                "http_connections": [] if args.skip_http else args.http_connections,
+                "http_max_rate": args.http_max_rate,
             },
             "machine": notes["machine"],
             "runs": [f.to_dict() for f in results],
+            "http_runs": [f.to_dict() for f in http],
+            "http_server_env": notes.get("http_server_env"),
             "service_over_pgbench": {str(c): r for c, r in ratios(results).items()},
             "pgbench_script": notes.get("pgbench_script"),
         }

@@ -158,12 +158,22 @@ def cash_layout(url: str, players: int) -> CashLayout:
     return CashLayout(first, stride)
 
 
-def check_ledger(url: str, *, provider: str, acked: int, staked: int | None = None) -> None:
+def check_ledger(
+    url: str,
+    *,
+    provider: str,
+    acked: int,
+    staked: int | None = None,
+    wins: int | None = None,
+    won: int = 0,
+) -> None:
     """Fail loudly unless the ledger verifies and holds exactly the acknowledged bets.
 
     For ``provider``: as many accepted bet records and rounds as bets acknowledged (nothing
     lost, nothing doubled) and, when ``staked`` is given, the provider's clearing account
-    holds exactly the acknowledged stakes.
+    holds exactly the acknowledged stakes. With ``wins`` (the HTTP benchmark: each round a bet
+    then a win that closes it), also as many accepted win records and closed rounds as wins
+    acknowledged, and the clearing account holds the stakes less ``won``, the sum of the wins.
     """
     engine = make_engine(url)
     try:
@@ -177,15 +187,26 @@ def check_ledger(url: str, *, provider: str, acked: int, staked: int | None = No
                 ),
                 params,
             ).scalar_one()
-            others = conn.execute(
+            win_records = conn.execute(
                 text(
                     "SELECT count(*) FROM wallet_transactions "
-                    "WHERE scope = :scope AND NOT (kind = 'bet' AND status = 'ok')"
+                    "WHERE scope = :scope AND kind = 'win' AND status = 'ok'"
+                ),
+                params,
+            ).scalar_one()
+            others = conn.execute(
+                text(
+                    "SELECT count(*) FROM wallet_transactions WHERE scope = :scope "
+                    "AND NOT (kind IN ('bet', 'win') AND status = 'ok')"
                 ),
                 params,
             ).scalar_one()
             rounds = conn.execute(
                 text("SELECT count(*) FROM rounds WHERE scope = :scope"), params
+            ).scalar_one()
+            closed = conn.execute(
+                text("SELECT count(*) FROM rounds WHERE scope = :scope AND status = 'closed'"),
+                params,
             ).scalar_one()
             cleared = conn.execute(
                 text(
@@ -204,11 +225,19 @@ def check_ledger(url: str, *, provider: str, acked: int, staked: int | None = No
     ]
     if bets != acked:
         problems.append(f"{bets} bet records stored for {acked} bets acknowledged")
+    if wins is None and win_records:
+        problems.append(f"{win_records} win records where no win was sent")
+    if wins is not None and win_records != wins:
+        problems.append(f"{win_records} win records stored for {wins} wins acknowledged")
+    if wins is not None and closed != wins:
+        problems.append(f"{closed} rounds closed for {wins} closing wins acknowledged")
     if others:
-        problems.append(f"{others} records that are not accepted bets")
+        problems.append(f"{others} records that are neither accepted bets nor accepted wins")
     if rounds != acked:
         problems.append(f"{rounds} rounds stored for {acked} bets acknowledged (one each)")
-    if staked is not None and cleared != staked:
-        problems.append(f"provider clearing holds {cleared}, acknowledged stakes sum to {staked}")
+    if staked is not None and cleared != staked - won:
+        problems.append(
+            f"provider clearing holds {cleared}, acknowledged stakes less wins make {staked - won}"
+        )
     if problems:
         raise LedgerBroken(f"{provider}: " + "; ".join(problems))

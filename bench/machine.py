@@ -73,6 +73,16 @@ def process_cpu(pid: int) -> float:
     return _ticks(str(pid)) / CLOCK_TICKS
 
 
+def process_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process so far; zeros when it has gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return 0.0, 0.0
+    fields = raw.rpartition(") ")[2].split()
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+
+
 def postgres_cpu(database: str | None) -> float:
     """CPU seconds so far of the local PostgreSQL backends connected to ``database`` (their
     process title names it) and of the server's shared writers. Other databases' backends,
