@@ -104,8 +104,12 @@ def create_app(
                 body = await read_body(request, max_body_bytes)
                 # The signature covers the path exactly as sent, percent-encoding included.
                 raw_path = request.scope.get("raw_path") or request.url.path.encode()
+                headers = {
+                    k.decode("latin-1").lower(): v.decode("latin-1")
+                    for k, v in request.scope["headers"]
+                }
                 reply = await adapter.handle(
-                    provider, call, raw_path.decode("latin-1"), dict(request.headers), body
+                    provider, call, raw_path.decode("latin-1"), headers, body
                 )
             except CroupierError as error:  # refused before the adapter: too large
                 return error_response(error, correlation_id)

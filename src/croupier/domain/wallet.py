@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import asdict, dataclass, field, fields
+import re
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from croupier.domain.errors import InsufficientFunds, InvalidRequest
@@ -64,6 +65,19 @@ def provider_scope(provider: str) -> str:
     return f"provider:{provider}"
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def check_ref(name: str, value: object) -> str:
     """Ids from the wire: non-empty text without control characters, bounded in length."""
     if not isinstance(value, str) or not value:
@@ -74,7 +88,7 @@ def check_ref(name: str, value: object) -> str:
         raise InvalidRequest(f"{name} is not valid Unicode text", field=name) from None
     if size > MAX_REF_LENGTH:
         raise InvalidRequest(f"{name} is longer than {MAX_REF_LENGTH} bytes", field=name)
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if _CONTROL.search(value):
         raise InvalidRequest(f"{name} has control characters", field=name)
     return value
 
@@ -102,7 +116,7 @@ class Command:
     def fingerprint(self) -> str:
         """A digest of everything that must match for a repeat to count as a replay."""
         parts = [f"kind={self.kind}"]
-        parts += [f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)]
+        parts += [f"{name}={getattr(self, name)!r}" for name in _field_names(type(self))]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
@@ -235,9 +249,13 @@ class HoldResult:
     replay: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        del data["replay"]
-        return data
+        return {
+            "reference": self.reference,
+            "status": self.status,
+            "amount": self.amount,
+            "posted_amount": self.posted_amount,
+            "balances": _balances_dict(self.balances),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, replay: bool) -> HoldResult:
@@ -266,11 +284,20 @@ class WalletResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The stored form: without Croupier's id (the row holds it) and the replay flag."""
-        data = asdict(self)
-        data["kind"] = self.kind.value
-        del data["replay"], data["transaction_id"]
-        return data
+        """The stored form: without Croupier's id (the row holds it) and the replay flag.
+
+        Written out field by field: ``dataclasses.asdict`` deep-copies recursively and cost
+        a tenth of a bet's CPU (measured in bench/)."""
+        return {
+            "kind": self.kind.value,
+            "reference": self.reference,
+            "balances": _balances_dict(self.balances),
+            "cash_amount": self.cash_amount,
+            "bonus_amount": self.bonus_amount,
+            "round_closed": self.round_closed,
+            "outcome": self.outcome,
+            "extra": dict(self.extra),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, transaction_id: int, replay: bool) -> WalletResult:
@@ -278,6 +305,15 @@ class WalletResult:
         values["kind"] = TxKind(values["kind"])
         values["balances"] = Balances(**values["balances"])
         return cls(transaction_id=transaction_id, **values, replay=replay)
+
+
+def _balances_dict(balances: Balances) -> dict[str, Any]:
+    return {
+        "currency": balances.currency,
+        "cash": balances.cash,
+        "bonus": balances.bonus,
+        "held": balances.held,
+    }
 
 
 def split_stake(amount: int, balances: Balances, policy: BonusPolicy) -> tuple[int, int]:

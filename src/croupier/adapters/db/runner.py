@@ -36,8 +36,15 @@ class SqlRunner(SqlUnit, Protocol):
     def unit(self) -> AbstractAsyncContextManager[SqlUnit]: ...
 
 
+_SQLITE_TEXT: dict[str, str] = {}
+
+
 def to_sqlite(sql: str) -> str:
-    return _PARAM.sub(r"?\1", sql)
+    """``$n`` to ``?n``, once per statement text (statements are constants)."""
+    text = _SQLITE_TEXT.get(sql)
+    if text is None:
+        text = _SQLITE_TEXT[sql] = _PARAM.sub(r"?\1", sql)
+    return text
 
 
 def as_datetime(value: datetime | str) -> datetime:
