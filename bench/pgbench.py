@@ -43,7 +43,7 @@ PROVIDER = "pgbench"
 
 _PARAM = re.compile(r"\$(\d+)")
 
-LOAD_PARAMS = {1: ":player", 2: ":scope", 3: ":ref", 4: ":ref"}
+LOAD_PARAMS = {1: ":player", 2: ":scope", 3: ":ref", 4: ":ref", 5: "NULL"}
 WRITE_PARAMS = {
     # the round
     1: ":scope", 2: ":ref", 3: ":player", 4: ":currency", 5: ":game",

@@ -115,13 +115,11 @@ def id_fields(call: str) -> list[str]:
 
 
 def code_for_text(call: str, field: str) -> str:
-    """The refusal of bad text in ``field`` of ``call`` (the session is checked first)."""
+    """The refusal of bad text in ``field`` of ``call`` (ids are checked before the session)."""
     if field == "token":
         return "TOKEN_INVALID"
     if field == "currency":
         return "CURRENCY_UNKNOWN"
-    if field == "game_code":
-        return "TOKEN_INVALID"  # every body carries a token for game "dice"
     return "INVALID_REQUEST"
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from croupier.domain.ledger import AccountType, JournalEntry
+from croupier.domain.sessions import GameSession
 from croupier.domain.wallet import Balances, TxKind, TxStatus
 
 
@@ -158,16 +159,45 @@ class Write:
     hold_resolution: HoldResolution | None = None
 
 
+SessionFound = tuple[GameSession, datetime]
+"""A game session and the expiry of the token it was found by."""
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What a money call reads first, in one round trip where the store can."""
+
+    wallet: PlayerWallet | None
+    existing: StoredTx | None
+    session: SessionFound | None = None
+
+
+class SessionGuard(Protocol):
+    """The game-session check of a money call, run inside its transaction after the replay
+    lookup (a repeat answers as it did, whatever became of the session since)."""
+
+    token_hash: str
+
+    def __call__(self, found: SessionFound | None) -> None:
+        """Raise the refusal (TokenInvalid, TokenExpired, SessionClosed) or return."""
+
+
 class WalletTransaction(Protocol):
     async def lock_wallet(self, player_id: str) -> PlayerWallet | None:
         """The player's accounts and balances, locked until the transaction ends."""
 
     async def load(
-        self, player_id: str, scope: str, reference: str, round_ref: str | None
-    ) -> tuple[PlayerWallet | None, StoredTx | None]:
-        """``lock_wallet`` and ``find_tx`` at once; a store may also read the round ahead,
-        so that the next ``find_round`` of it costs nothing. Lookups may be as old as the
-        start of the lock wait: a stale miss is caught by unique keys and round versions."""
+        self,
+        player_id: str,
+        scope: str,
+        reference: str,
+        round_ref: str | None,
+        token_hash: str | None = None,
+    ) -> Loaded:
+        """``lock_wallet`` and ``find_tx`` at once, and the game session of ``token_hash``;
+        a store may also read the round ahead, so that the next ``find_round`` of it costs
+        nothing. Lookups may be as old as the start of the lock wait: a stale miss is caught
+        by unique keys and round versions."""
 
     async def find_tx(self, scope: str, reference: str) -> StoredTx | None: ...
 

@@ -34,6 +34,7 @@ from croupier.domain.sessions import (
 from croupier.domain.wallet import check_ref
 from croupier.services import context as call_context
 from croupier.services.gateway_ports import SessionStore
+from croupier.services.ports import SessionFound
 from croupier.services.wallet import WalletService, utc_now
 
 S = SessionState
@@ -42,6 +43,43 @@ MAX_TOKEN_LENGTH = 128
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def checked_token(token: object) -> str:
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise TokenInvalid("token is missing or malformed")
+    return token
+
+
+class MoneyCallGuard:
+    """SessionGuard of one money call; after it passed, ``session`` is the call's session."""
+
+    def __init__(
+        self,
+        service: SessionService,
+        token: str,
+        provider: str,
+        player_id: str,
+        game_code: str | None,
+        *,
+        bet: bool,
+    ) -> None:
+        self.token_hash = token_hash(checked_token(token))
+        self._service = service
+        self._provider = provider
+        self._player_id = player_id
+        self._game_code = game_code
+        self._bet = bet
+        self.session: GameSession | None = None
+
+    def __call__(self, found: SessionFound | None) -> None:
+        session, _ = self._service._check_found(found, self._provider, allow_expired=not self._bet)
+        SessionService.check_owner(session, self._player_id, self._game_code)
+        if self._bet and not session.state.takes_bets:
+            raise SessionClosed(f"session {session.id!r} is {session.state}; no more bets",
+                                state=session.state.value)  # fmt: skip
+        self.session = session
+        call_context.bind(session_id=session.id)  # stored with the transaction
 
 
 class SessionService:
@@ -116,9 +154,12 @@ class SessionService:
         self, provider: str, token: str, *, allow_expired: bool
     ) -> tuple[GameSession, datetime]:
         """The session of a token of this provider; TokenInvalid or TokenExpired."""
-        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
-            raise TokenInvalid("token is missing or malformed")
-        found = await self.store.session_by_token(token_hash(token))
+        found = await self.store.session_by_token(token_hash(checked_token(token)))
+        return self._check_found(found, provider, allow_expired=allow_expired)
+
+    def _check_found(
+        self, found: SessionFound | None, provider: str, *, allow_expired: bool
+    ) -> SessionFound:
         if found is None or found[0].provider != provider:
             raise TokenInvalid("unknown session token")
         session, expires = found
@@ -126,6 +167,15 @@ class SessionService:
             raise TokenExpired("session token has expired; relaunch the game for a new one",
                                session_id=session.id)  # fmt: skip
         return session, expires
+
+    def guard(
+        self, provider: str, token: str, player_id: str, game_code: str | None, *, bet: bool
+    ) -> MoneyCallGuard:
+        """The session check a money call runs inside its transaction (wallet service).
+
+        A bet needs an unexpired token of a session that takes bets; a win, rollback or end
+        round only a token of this provider, player (and game, if named), of any age."""
+        return MoneyCallGuard(self, token, provider, player_id, game_code, bet=bet)
 
     async def authenticate(self, provider: str, token: str) -> tuple[GameSession, datetime]:
         """The game client loaded: created -> launched (a repeat is harmless)."""
@@ -145,26 +195,6 @@ class SessionService:
         new, expires = self._new_token()
         await self.store.add_token(session.id, token_hash(new), self.clock(), expires)
         return session, new, expires
-
-    async def for_bet(
-        self, provider: str, token: str, player_id: str, game_code: str
-    ) -> GameSession:
-        session, _ = await self.resolve(provider, token, allow_expired=False)
-        self.check_owner(session, player_id, game_code)
-        if not session.state.takes_bets:
-            raise SessionClosed(f"session {session.id!r} is {session.state}; no more bets",
-                                state=session.state.value)  # fmt: skip
-        return session
-
-    async def for_settlement(
-        self, provider: str, token: str | None, player_id: str, game_code: str | None
-    ) -> GameSession | None:
-        """Wins, rollbacks and end round: the token is optional and its age does not matter."""
-        if token is None:
-            return None
-        session, _ = await self.resolve(provider, token, allow_expired=True)
-        self.check_owner(session, player_id, game_code)
-        return session
 
     @staticmethod
     def check_owner(session: GameSession, player_id: str, game_code: str | None) -> None:

@@ -72,6 +72,7 @@ from croupier.services.ports import (
     PlayerWallet,
     RoundChange,
     RoundState,
+    SessionGuard,
     StoredTx,
     TxRecord,
     WalletStore,
@@ -127,19 +128,32 @@ class WalletService:
         decide: Callable[[WalletTransaction, PlayerWallet], Awaitable[Outcome]],
         *,
         refuse_blocked: bool = False,
+        session: SessionGuard | None = None,
     ) -> WalletResult:
         """Validate, lock, replay or decide. ``refuse_blocked``: a blocked player's call is a
-        stored refusal (bets, cashier moves, holds); wins and rollbacks settle regardless."""
+        stored refusal (bets, cashier moves, holds); wins and rollbacks settle regardless.
+        ``session``: the game-session check of a provider call, read with the lock and run
+        after the replay lookup, so a repeat of an accepted call answers as it did (rule 1)
+        even once its token has expired."""
         self._validate(cmd)
 
         async def attempt(tx: WalletTransaction) -> Outcome:
-            wallet, existing = await tx.load(
-                cmd.player_id, cmd.scope, cmd.reference, getattr(cmd, "round_id", None)
+            loaded = await tx.load(
+                cmd.player_id,
+                cmd.scope,
+                cmd.reference,
+                getattr(cmd, "round_id", None),
+                session.token_hash if session else None,
             )
-            if wallet is None:
+            wallet, existing = loaded.wallet, loaded.existing
+            if wallet is None and session is None:
                 raise PlayerNotFound(f"no wallet for player {cmd.player_id!r}")
             if existing is not None:
                 return self._replay(existing, cmd)
+            if session is not None:  # a token of another player: TOKEN_INVALID, not NOT_FOUND
+                session(loaded.session)
+            if wallet is None:
+                raise PlayerNotFound(f"no wallet for player {cmd.player_id!r}")
             if wallet.currency != cmd.currency:
                 raise CurrencyMismatch(
                     f"call is in {cmd.currency}, the player's wallet in {wallet.currency}",
@@ -288,25 +302,7 @@ class WalletService:
 
     # -- provider calls -----------------------------------------------------------------
 
-    async def stored_answer(self, cmd: Command) -> WalletResult | None:
-        """The answer already given to this very call, as a replay; None if it never came.
-
-        For a gateway that refuses a call before it reaches the wallet (an expired session
-        token): a repeat of a call that was accepted still answers as it did (rule 1). A
-        stored refusal or a mismatch is raised, as the call itself would.
-        """
-        self._validate(cmd)
-
-        async def attempt(tx: WalletTransaction) -> Outcome | None:
-            existing = await tx.find_tx(cmd.scope, cmd.reference)
-            return None if existing is None else self._replay(existing, cmd)
-
-        outcome = await self._run(attempt)
-        if isinstance(outcome, CroupierError):
-            raise outcome
-        return outcome
-
-    async def place_bet(self, cmd: Bet) -> WalletResult:
+    async def place_bet(self, cmd: Bet, *, session: SessionGuard | None = None) -> WalletResult:
         """Take a stake, cash first then bonus (per policy); opens the round if new."""
 
         async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
@@ -359,9 +355,9 @@ class WalletService:
             )
             return await self._apply(tx, write, result)
 
-        return await self._money_call(cmd, decide, refuse_blocked=True)
+        return await self._money_call(cmd, decide, refuse_blocked=True, session=session)
 
-    async def settle_win(self, cmd: Win) -> WalletResult:
+    async def settle_win(self, cmd: Win, *, session: SessionGuard | None = None) -> WalletResult:
         """Pay a win against a live bet of its round; no session or limit check (rule 9)."""
 
         async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
@@ -428,7 +424,7 @@ class WalletService:
             )
             return await self._apply(tx, write, result)
 
-        return await self._money_call(cmd, decide)
+        return await self._money_call(cmd, decide, session=session)
 
     @staticmethod
     async def _check_named_bet(tx: WalletTransaction, cmd: Win, bet_ref: str) -> None:
@@ -446,7 +442,7 @@ class WalletService:
         if await tx.find_rollback_of(cmd.scope, bet_ref) is not None:
             raise TransactionRolledBack(f"bet {bet_ref!r} was rolled back")
 
-    async def rollback(self, cmd: Rollback) -> WalletResult:
+    async def rollback(self, cmd: Rollback, *, session: SessionGuard | None = None) -> WalletResult:
         """Reverse one bet exactly once; before its bet arrives, leave a tombstone (rule 4)."""
 
         async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
@@ -513,7 +509,7 @@ class WalletService:
                 tx, cmd, after, outcome="applied", entry=entry, change=change, amounts=(cash, bonus)
             )
 
-        return await self._money_call(cmd, decide)
+        return await self._money_call(cmd, decide, session=session)
 
     @staticmethod
     async def _check_rollback_game(tx: WalletTransaction, cmd: Rollback, bet: StoredTx) -> None:
@@ -582,7 +578,9 @@ class WalletService:
         )
         return await self._apply(tx, write, result)
 
-    async def end_round(self, cmd: EndRound) -> WalletResult:
+    async def end_round(
+        self, cmd: EndRound, *, session: SessionGuard | None = None
+    ) -> WalletResult:
         """Close a round with no further money; closing a closed round is a success."""
 
         async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
@@ -614,7 +612,7 @@ class WalletService:
             write = Write(tx=self._record(cmd, TxStatus.OK, result.to_dict()), round=change)
             return await self._apply(tx, write, result)
 
-        return await self._money_call(cmd, decide)
+        return await self._money_call(cmd, decide, session=session)
 
     # -- operator cashier -----------------------------------------------------------------
 

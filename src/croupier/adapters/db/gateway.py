@@ -23,6 +23,20 @@ EVENT_COLUMNS = (
 )
 
 
+SESSION_LOOKUP_SQL = (
+    "SELECT s.id, s.provider, s.player_id, s.currency, s.game_code, s.state, "
+    "s.created_at, s.updated_at, s.version, t.expires_at "
+    "FROM session_tokens t JOIN game_sessions s ON s.id = t.session_id "
+    "WHERE t.token_hash = $1"
+)
+SESSION_LOOKUP_NAMES = (*(c.strip() for c in SESSION_COLUMNS.split(",")), "expires_at")
+
+
+def session_found(row: Row) -> tuple[GameSession, datetime]:
+    """A row of SESSION_LOOKUP_SQL: the session and its token's expiry."""
+    return _session(row), as_datetime(row[9])
+
+
 def _session(row: Row) -> GameSession:
     return GameSession(
         id=row[0],
@@ -177,16 +191,8 @@ class SqlGatewayStore:
         return _session(rows[0]) if rows else None
 
     async def session_by_token(self, token_hash: str) -> tuple[GameSession, datetime] | None:
-        rows = await self.db.fetch(
-            "SELECT s.id, s.provider, s.player_id, s.currency, s.game_code, s.state, "
-            "s.created_at, s.updated_at, s.version, t.expires_at "
-            "FROM session_tokens t JOIN game_sessions s ON s.id = t.session_id "
-            "WHERE t.token_hash = $1",
-            token_hash,
-        )
-        if not rows:
-            return None
-        return _session(rows[0]), as_datetime(rows[0][9])
+        rows = await self.db.fetch(SESSION_LOOKUP_SQL, token_hash)
+        return session_found(rows[0]) if rows else None
 
     async def add_token(
         self, session_id: str, token_hash: str, issued_at: datetime, expires_at: datetime

@@ -17,6 +17,11 @@ from typing import Any
 import asyncpg
 import orjson
 
+from croupier.adapters.db.gateway import (
+    SESSION_LOOKUP_NAMES,
+    SESSION_LOOKUP_SQL,
+    session_found,
+)
 from croupier.adapters.db.rows import (
     balance_deltas,
     hold_from_row,
@@ -29,6 +34,7 @@ from croupier.domain.errors import StorageUnavailable
 from croupier.domain.ledger import PLAYER_ACCOUNT_TYPES, AccountType
 from croupier.services.ports import (
     HoldState,
+    Loaded,
     PlayerWallet,
     RoundState,
     StoredTx,
@@ -77,6 +83,9 @@ FROM (SELECT {TX_COLUMNS} FROM wallet_transactions WHERE scope = $2 AND referenc
 UNION ALL
 SELECT 2, NULL, NULL, NULL, NULL, NULL, row_to_json(r)::text
 FROM (SELECT {ROUND_COLUMNS} FROM rounds WHERE scope = $2 AND round_ref = $4) r
+UNION ALL
+SELECT 3, NULL, NULL, NULL, NULL, NULL, row_to_json(s)::text
+FROM ({SESSION_LOOKUP_SQL.replace("$1", "$5")}) s
 """  # noqa: S608
 _TX_NAMES = [c.strip() for c in TX_COLUMNS.split(",")]
 _ROUND_NAMES = [c.strip() for c in ROUND_COLUMNS.split(",")]
@@ -176,11 +185,16 @@ class PostgresTransaction:
         return wallet_from_rows(player_id, [tuple(r) for r in rows])
 
     async def load(
-        self, player_id: str, scope: str, reference: str, round_ref: str | None
-    ) -> tuple[PlayerWallet | None, StoredTx | None]:
-        rows = await self._conn.fetch(LOAD_SQL, player_id, scope, reference, round_ref)
+        self,
+        player_id: str,
+        scope: str,
+        reference: str,
+        round_ref: str | None,
+        token_hash: str | None = None,
+    ) -> Loaded:
+        rows = await self._conn.fetch(LOAD_SQL, player_id, scope, reference, round_ref, token_hash)
         accounts = [tuple(r[1:6]) for r in rows if r[0] == 0]
-        existing = None
+        existing = session = None
         if round_ref is not None:
             self._rounds[(scope, round_ref)] = None
         for part, *_, doc in rows:
@@ -192,7 +206,10 @@ class PostgresTransaction:
                 self._rounds[(scope, data["round_ref"])] = round_from_row(
                     tuple(data[name] for name in _ROUND_NAMES)
                 )
-        return wallet_from_rows(player_id, accounts), existing
+            elif part == 3:
+                data = orjson.loads(doc)
+                session = session_found(tuple(data[name] for name in SESSION_LOOKUP_NAMES))
+        return Loaded(wallet_from_rows(player_id, accounts), existing, session)
 
     async def find_tx(self, scope: str, reference: str) -> StoredTx | None:
         row = await self._conn.fetchrow(FIND_TX_SQL, scope, reference)

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from croupier.adapters.db.gateway import SESSION_LOOKUP_SQL, session_found
 from croupier.adapters.db.rows import (
     balance_deltas,
     hold_from_row,
@@ -30,6 +31,7 @@ from croupier.domain.errors import StorageUnavailable
 from croupier.domain.ledger import PLAYER_ACCOUNT_TYPES, AccountType
 from croupier.services.ports import (
     HoldState,
+    Loaded,
     PlayerWallet,
     RoundState,
     StoredTx,
@@ -98,9 +100,16 @@ class SqliteTransaction:
         scope: str,
         reference: str,
         round_ref: str | None,  # noqa: ARG002 - read when needed: no round trip to save
-    ) -> tuple[PlayerWallet | None, StoredTx | None]:
+        token_hash: str | None = None,
+    ) -> Loaded:
         # BEGIN IMMEDIATE already holds the write lock: plain reads, no round trips to save.
-        return await self.lock_wallet(player_id), await self.find_tx(scope, reference)
+        session = None
+        if token_hash is not None:
+            row = self._conn.execute(to_sqlite(SESSION_LOOKUP_SQL), (token_hash,)).fetchone()
+            session = session_found(row) if row else None
+        return Loaded(
+            await self.lock_wallet(player_id), await self.find_tx(scope, reference), session
+        )
 
     async def find_tx(self, scope: str, reference: str) -> StoredTx | None:
         row = self._conn.execute(

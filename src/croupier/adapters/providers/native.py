@@ -32,8 +32,6 @@ from croupier.domain.errors import (
     NonceReplayed,
     PlayerNotFound,
     RouteNotFound,
-    SessionClosed,
-    TokenExpired,
     UnsupportedMediaType,
 )
 from croupier.domain.money import CurrencyTable, format_decimal, parse_decimal
@@ -42,7 +40,7 @@ from croupier.domain.wallet import Balances, Bet, EndRound, Rollback, WalletResu
 from croupier.services import context as call_context
 from croupier.services.gateway_ports import NonceStore
 from croupier.services.keys import KeyService, check_name
-from croupier.services.sessions import SessionService
+from croupier.services.sessions import MoneyCallGuard, SessionService
 from croupier.services.wallet import WalletService
 
 PROTOCOL = "native"
@@ -279,60 +277,54 @@ class NativeV1:
         bet = Bet(provider=ctx.provider, player_id=req.player_id, tx_id=req.tx_id,
                   round_id=req.round_id, game_code=req.game_code,
                   amount=parse_decimal(req.amount, currency), currency=req.currency)  # fmt: skip
-        try:
-            session = await self.sessions.for_bet(ctx.provider, req.token, req.player_id,
-                                                  req.game_code)  # fmt: skip
-        except (TokenExpired, SessionClosed):
-            # A re-sent bet that was taken while the token was good answers as it did then
-            # (rule 1); only a new bet is refused.
-            answer = await self.wallet.stored_answer(bet)
-            if answer is None:
-                raise
-            return self._result(answer)
-        call_context.bind(session_id=session.id)
-        result = await self.wallet.place_bet(bet)
-        if not result.replay:
-            await self.sessions.bet_placed(session, round_ref=req.round_id,
+        guard = self.sessions.guard(ctx.provider, req.token, req.player_id, req.game_code,
+                                    bet=True)  # fmt: skip
+        result = await self.wallet.place_bet(bet, session=guard)
+        if not result.replay and guard.session is not None:
+            await self.sessions.bet_placed(guard.session, round_ref=req.round_id,
                                            tx_id=result.transaction_id)  # fmt: skip
         return self._result(result)
 
-    async def _settlement_session(
+    def _settlement_guard(
         self, ctx: _Call, token: str | None, player_id: str, game_code: str | None
-    ) -> GameSession | None:
+    ) -> MoneyCallGuard | None:
+        """Wins, rollbacks and end round: the token is optional and its age does not matter."""
         ctx.player_id = check_ref("player_id", player_id)
-        session = await self.sessions.for_settlement(ctx.provider, token, player_id, game_code)
-        if session is not None:
-            call_context.bind(session_id=session.id)
-        return session
+        if token is None:
+            return None
+        return self.sessions.guard(ctx.provider, token, player_id, game_code, bet=False)
 
     async def _win(self, ctx: _Call, req: WinRequest) -> dict[str, Any]:
-        await self._settlement_session(ctx, req.token, req.player_id, req.game_code)
+        guard = self._settlement_guard(ctx, req.token, req.player_id, req.game_code)
         currency = self.currencies.get_currency(req.currency)
         result = await self.wallet.settle_win(
             Win(provider=ctx.provider, player_id=req.player_id, tx_id=req.tx_id,
                 round_id=req.round_id, game_code=req.game_code,
                 amount=parse_decimal(req.amount, currency), currency=req.currency,
-                bet_tx_id=req.bet_tx_id, close_round=req.close_round)
+                bet_tx_id=req.bet_tx_id, close_round=req.close_round),
+            session=guard,
         )  # fmt: skip
         return self._result(result)
 
     async def _rollback(self, ctx: _Call, req: RollbackRequest) -> dict[str, Any]:
-        await self._settlement_session(ctx, req.token, req.player_id, req.game_code)
+        guard = self._settlement_guard(ctx, req.token, req.player_id, req.game_code)
         currency = self.currencies.get_currency(req.currency)
         amount = 0 if req.amount is None else parse_decimal(req.amount, currency)
         result = await self.wallet.rollback(
             Rollback(provider=ctx.provider, player_id=req.player_id, tx_id=req.tx_id,
                      bet_tx_id=req.bet_tx_id, round_id=req.round_id, amount=amount,
-                     currency=req.currency, game_code=req.game_code)
+                     currency=req.currency, game_code=req.game_code),
+            session=guard,
         )  # fmt: skip
         return self._result(result)
 
     async def _end_round(self, ctx: _Call, req: EndRoundRequest) -> dict[str, Any]:
-        await self._settlement_session(ctx, req.token, req.player_id, req.game_code)
+        guard = self._settlement_guard(ctx, req.token, req.player_id, req.game_code)
         self.currencies.get_currency(req.currency)
         result = await self.wallet.end_round(
             EndRound(provider=ctx.provider, player_id=req.player_id, tx_id=req.tx_id,
-                     round_id=req.round_id, game_code=req.game_code, currency=req.currency)
+                     round_id=req.round_id, game_code=req.game_code, currency=req.currency),
+            session=guard,
         )  # fmt: skip
         return self._result(result)
 
