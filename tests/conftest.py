@@ -17,6 +17,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis.asyncio as aioredis
+import redis.exceptions
 from psycopg import sql
 
 from croupier.adapters.db.migrate import make_engine, upgrade
@@ -73,6 +75,25 @@ def postgres_url() -> Iterator[str]:
     yield url
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """Redis database 15 on loopback (CROUPIER_TEST_REDIS_URL), emptied before and after.
+    Unreachable: the test is skipped, or fails under CROUPIER_REQUIRE_REDIS=1 (.ci/run)."""
+    url = os.environ.get("CROUPIER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    client = aioredis.Redis.from_url(url)
+    try:
+        await client.ping()
+    except (redis.exceptions.RedisError, OSError) as exc:
+        await client.aclose()
+        if os.environ.get("CROUPIER_REQUIRE_REDIS") == "1":
+            pytest.fail(f"Redis required but unreachable at {url}: {exc}")
+        pytest.skip(f"Redis unreachable at {url} (set CROUPIER_TEST_REDIS_URL)")
+    await client.flushdb()
+    yield url
+    await client.flushdb()
+    await client.aclose()
 
 
 @pytest.fixture(scope="session")

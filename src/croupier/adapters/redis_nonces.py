@@ -6,6 +6,7 @@ expires the key when the request's timestamp has left the window.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
@@ -15,12 +16,20 @@ from croupier.domain.errors import StorageUnavailable
 
 
 class RedisNonceStore:
-    def __init__(self, url: str, *, prefix: str = "croupier:nonce:") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "croupier:nonce:",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._redis = aioredis.Redis.from_url(url)
         self._prefix = prefix
+        self._clock = clock
+        """The clock ``expires_at`` is on (the gateway's), to turn it into Redis' TTL."""
 
     async def remember(self, provider: str, nonce: str, expires_at: datetime) -> bool:
-        ttl_ms = max(1, int((expires_at - datetime.now(UTC)).total_seconds() * 1000))
+        ttl_ms = max(1, int((expires_at - self._clock()).total_seconds() * 1000))
         try:
             stored = await self._redis.set(
                 f"{self._prefix}{provider}:{nonce}", b"1", nx=True, px=ttl_ms
