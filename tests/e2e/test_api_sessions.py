@@ -75,9 +75,11 @@ async def refused(
 
 
 async def written(api: Api, reference: str) -> int:
-    """How many wallet transactions carry this provider transaction id."""
+    """How many accepted wallet transactions carry this provider transaction id (an expired
+    token's or a closed session's refusal of a bet is stored too, with no money: not counted)."""
     rows = await api.gateway_store.db.fetch(
-        "SELECT count(*) FROM wallet_transactions WHERE reference = $1", reference
+        "SELECT count(*) FROM wallet_transactions WHERE reference = $1 AND status <> 'refused'",
+        reference,
     )
     return int(rows[0][0])
 
@@ -635,3 +637,42 @@ async def test_a_resent_bet_after_its_token_expired_answers_as_it_did(api: Api) 
     assert fresh.status_code == 401
     assert fresh.json()["error"]["code"] == "TOKEN_EXPIRED"
     assert fresh.json()["balance"]["cash"] == "8.00"
+
+
+async def test_a_bet_refused_for_its_expired_token_is_refused_again_with_a_new_one(
+    api: Api,
+) -> None:
+    """The refusal is stored like a blocked player's: the same bet re-sent with a fresh token
+    answers TOKEN_EXPIRED again (a replay) and takes nothing; a new bet id is accepted."""
+    await api.player("p9", "10.00")
+    _, old = await api.session("p9")
+    api.clock.advance(901)
+    bet = {"player_id": "p9", "token": old, "tx_id": "x1", "round_id": "xr1",
+           "game_code": "dice", "amount": "1.00", "currency": "EUR"}  # fmt: skip
+    first = await api.post("bet", bet)
+    assert first.json()["error"]["code"] == "TOKEN_EXPIRED"
+    assert first.json()["balance"]["cash"] == "10.00"
+    _, new = await api.session("p9")
+    again = await api.post("bet", {**bet, "token": new})
+    assert again.status_code == 401
+    assert again.json()["error"]["code"] == "TOKEN_EXPIRED"
+    assert again.json()["replay"] is True
+    fresh = await api.post("bet", {**bet, "token": new, "tx_id": "x2", "round_id": "xr2"})
+    assert fresh.status_code == 200, fresh.text
+    assert fresh.json()["balance"]["cash"] == "9.00"
+
+
+async def test_a_bogus_token_learns_no_balance(api: Api) -> None:
+    """A provider that names another player without that player's token is refused without
+    the player's balance, on a bet and on a win of an unknown round."""
+    await api.player("rich", "1000.00")
+    bet = {"player_id": "rich", "token": "cst_guess", "tx_id": "g1", "round_id": "gr1",
+           "game_code": "dice", "amount": "1.00", "currency": "EUR"}  # fmt: skip
+    r = await api.post("bet", bet)
+    assert r.json()["error"]["code"] == "TOKEN_INVALID"
+    assert "balance" not in r.json()
+    win = {"player_id": "rich", "tx_id": "g2", "round_id": "nope", "game_code": "dice",
+           "amount": "1.00", "currency": "EUR"}  # fmt: skip
+    r = await api.post("win", win)
+    assert r.json()["error"]["code"] == "BET_NOT_FOUND"
+    assert "balance" not in r.json()

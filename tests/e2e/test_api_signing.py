@@ -10,6 +10,7 @@ with the key the request used, through every step of a key rotation.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -286,6 +287,8 @@ async def test_a_replayed_nonce_is_refused_and_nothing_is_written(api: Api) -> N
         error = error_of(response)
         assert error["code"] == "NONCE_REPLAYED"
         assert error["retry_class"] == "final"
+        # Unsigned: a copy of an answered request gets no answer the provider could trust.
+        assert "x-croupier-signature" not in response.headers
     assert await written(api) == before
     assert (await api.wallet.balance("p1")).cash == 99_00
 
@@ -486,3 +489,32 @@ async def test_refusals_echo_the_correlation_id(api: Api) -> None:
     assert error_of(r)["code"] == "INVALID_REQUEST"
     assert r.headers["x-request-id"] == "corr-3"
     assert await transactions(api) == 1  # the deposit
+
+
+async def test_unknown_calls_share_one_metric_label(api: Api) -> None:
+    """Whatever a caller puts in the path, the metric labels do not grow with it."""
+    for n in range(5):
+        r = await api.post(f"x{n}", {}, sign=False)
+        assert r.status_code == 404
+    metrics = (await api.http.get("/metrics")).text
+    assert 'call="unknown"' in metrics
+    assert 'call="x0"' not in metrics
+
+
+async def test_a_signature_header_sent_twice_is_refused(api: Api) -> None:
+    """Which copy a proxy checked is unknowable: neither is used, and the request fails."""
+    await api.player("p1", "10.00")
+    _, token = await api.session("p1")
+    body = orjson.dumps({"player_id": "p1", "token": token})
+    path = "/native/v1/acme/balance"
+    headers = signing.request_headers(
+        key_id=api.key_id, secret=api.secret, path=path, body=body,
+        timestamp=int(api.clock().timestamp()), nonce=secrets.token_urlsafe(18),
+    )  # fmt: skip
+    raw = [(k, v) for k, v in headers.items()] + [
+        ("x-croupier-key", "other"),
+        ("content-type", "application/json"),
+    ]
+    r = await api.http.post(path, content=body, headers=raw)
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == "SIGNATURE_INVALID"

@@ -10,6 +10,7 @@ player's balance, and the ledger invariants after every test that moved money.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -87,8 +88,10 @@ def refused(
     replay: bool = False,
     balance: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A signed error with this status and code; ``balance`` (cash, bonus) where it must
-    report one; ``replay`` whether it must be flagged as the replay of a stored refusal."""
+    """A signed error with this status and code; ``replay`` whether it must be flagged as the
+    replay of a stored refusal. ``balance`` (cash, bonus): the player's balance, which the
+    refusal states when the call carried the player's token, and must not state without one
+    (a provider learns a balance only by proving the player)."""
     assert response.status_code == status, response.text
     body: dict[str, Any] = response.json()
     assert body["status"] == "ERROR", body
@@ -96,8 +99,12 @@ def refused(
     assert body.get("replay", False) is replay, body
     assert signed(api, response)
     if balance is not None:
-        assert_balance_shape(body, 2)
-        assert (body["balance"]["cash"], body["balance"]["bonus"]) == balance, body
+        sent = json.loads(response.request.content)
+        if sent.get("token"):
+            assert_balance_shape(body, 2)
+            assert (body["balance"]["cash"], body["balance"]["bonus"]) == balance, body
+        else:
+            assert "balance" not in body, body
     return body
 
 
@@ -1043,7 +1050,8 @@ async def test_expired_token_refuses_bets_but_not_wins_rollbacks_or_end_round(
     refused(
         api, await api.post("bet", p1.bet("b1", "1.01", round_id="r1")), 409, "IDEMPOTENCY_MISMATCH"
     )
-    assert await counts(api) == before
+    # The refused bet is stored (a resend answers the same), with no money moved.
+    assert await counts(api) == before | {"wallet_transactions": before["wallet_transactions"] + 1}
     refused(
         api, await api.post("balance", {"player_id": "p1", "token": p1.token}), 401, "TOKEN_EXPIRED"
     )
@@ -1093,7 +1101,8 @@ async def test_closed_session_takes_no_bets_but_its_open_rounds_settle(
         balance=("4.00", "0.00"),
     )
     assert body["error"]["retry_class"] == "fatal"
-    assert await counts(api) == before
+    # The refused bet is stored (a resend answers the same), with no money moved.
+    assert await counts(api) == before | {"wallet_transactions": before["wallet_transactions"] + 1}
     same_result(ok(api, await api.post("bet", p1.bet("b1", "1.00", round_id="r1"))), taken)
 
     paid = ok(

@@ -61,7 +61,9 @@ def error_response(error: CroupierError, correlation_id: str | None = None) -> R
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refusing (413) past ``limit`` bytes without reading the rest."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+    if declared is not None and (
+        not (declared.isascii() and declared.isdigit()) or int(declared) > limit
+    ):
         raise PayloadTooLarge(f"body is larger than {limit} bytes", limit=limit)
     chunks: list[bytes] = []
     size = 0
@@ -71,6 +73,21 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"body is larger than {limit} bytes", limit=limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def read_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Lower-case names to values. A signature header sent twice is dropped, so that the
+    request fails verification: which copy a proxy checked or logged is unknowable."""
+    headers: dict[str, str] = {}
+    repeated: set[str] = set()
+    for k, v in raw:
+        name = k.decode("latin-1").lower()
+        if name in headers and name.startswith("x-croupier-"):
+            repeated.add(name)
+        headers[name] = v.decode("latin-1")
+    for name in repeated:
+        del headers[name]
+    return headers
 
 
 def create_app(
@@ -104,10 +121,7 @@ def create_app(
                 body = await read_body(request, max_body_bytes)
                 # The signature covers the path exactly as sent, percent-encoding included.
                 raw_path = request.scope.get("raw_path") or request.url.path.encode()
-                headers = {
-                    k.decode("latin-1").lower(): v.decode("latin-1")
-                    for k, v in request.scope["headers"]
-                }
+                headers = read_headers(request.scope["headers"])
                 reply = await adapter.handle(
                     provider, call, raw_path.decode("latin-1"), headers, body
                 )
@@ -159,9 +173,12 @@ def create_app(
     async def openapi(_: Request) -> Response:
         return Response(document, media_type="application/json")
 
-    async def http_error(_: Request, exc: Exception) -> Response:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
-        correlation_id = call_context.new_correlation_id()
+        given = request.headers.get(CORRELATION_HEADER)
+        correlation_id = (
+            given if given and _CORRELATION.fullmatch(given) else call_context.new_correlation_id()
+        )
         if exc.status_code == 405:
             return error_response(
                 MethodNotAllowed("method not allowed; calls are POST"), correlation_id

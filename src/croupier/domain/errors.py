@@ -309,13 +309,13 @@ class SignatureInvalid(AuthenticationFailed):
 
 
 class RequestExpired(AuthenticationFailed):
-    """The request's timestamp is outside the accepted window (default 30 s either way)."""
+    """The request's timestamp is outside the accepted window: sign it afresh and resend."""
 
     code = "REQUEST_EXPIRED"
 
 
 class NonceReplayed(AuthenticationFailed):
-    """The request's nonce was seen before inside the window: a replayed request."""
+    """The nonce was seen before: a replayed request. Unsigned; sign afresh to resend."""
 
     code = "NONCE_REPLAYED"
     http_status = 409

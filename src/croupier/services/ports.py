@@ -181,6 +181,9 @@ class SessionGuard(Protocol):
     def __call__(self, found: SessionFound | None) -> None:
         """Raise the refusal (TokenInvalid, TokenExpired, SessionClosed) or return."""
 
+    def note(self, found: SessionFound | None) -> None:
+        """The call is a repeat, answered without the check: see the session all the same."""
+
 
 class WalletTransaction(Protocol):
     async def lock_wallet(self, player_id: str) -> PlayerWallet | None:
@@ -193,11 +196,15 @@ class WalletTransaction(Protocol):
         reference: str,
         round_ref: str | None,
         token_hash: str | None = None,
+        *,
+        fresh: bool = False,
     ) -> Loaded:
         """``lock_wallet`` and ``find_tx`` at once, and the game session of ``token_hash``;
         a store may also read the round ahead, so that the next ``find_round`` of it costs
-        nothing. Lookups may be as old as the start of the lock wait: a stale miss is caught
-        by unique keys and round versions."""
+        nothing. Lookups may be as old as the start of the lock wait (PostgreSQL reads them
+        in the statement that waits): a stale miss that leads to a write is caught by unique
+        keys and round versions; before refusing, the service loads again with
+        ``fresh=True`` (the lock is held by then, so nothing committed is missed)."""
 
     async def find_tx(self, scope: str, reference: str) -> StoredTx | None: ...
 

@@ -67,14 +67,30 @@ class MoneyCallGuard:
         self.token_hash = token_hash(checked_token(token))
         self._service = service
         self._provider = provider
-        self._player_id = player_id
+        self.player_id = player_id
         self._game_code = game_code
         self._bet = bet
         self.session: GameSession | None = None
+        self.owner_verified = False
+        """The token is this player's: an answer may state the player's balance."""
+
+    def note(self, found: SessionFound | None) -> None:
+        """For a repeat (answered before any session check): note whether the token is this
+        player's, so that its answer may state the balance. Never refuses."""
+        self.owner_verified = (
+            found is not None
+            and found[0].provider == self._provider
+            and found[0].player_id == self.player_id
+        )
 
     def __call__(self, found: SessionFound | None) -> None:
-        session, _ = self._service._check_found(found, self._provider, allow_expired=not self._bet)
-        SessionService.check_owner(session, self._player_id, self._game_code)
+        # Whose token first: an expired or closed session's refusal states the balance of
+        # the player, which only the holder of that player's token may learn.
+        session, _ = self._service.check_found(found, self._provider, allow_expired=True)
+        SessionService.check_owner(session, self.player_id, self._game_code)
+        self.owner_verified = True
+        if self._bet:
+            self._service.check_found(found, self._provider, allow_expired=False)
         if self._bet and not session.state.takes_bets:
             raise SessionClosed(f"session {session.id!r} is {session.state}; no more bets",
                                 state=session.state.value)  # fmt: skip
@@ -155,9 +171,9 @@ class SessionService:
     ) -> tuple[GameSession, datetime]:
         """The session of a token of this provider; TokenInvalid or TokenExpired."""
         found = await self.store.session_by_token(token_hash(checked_token(token)))
-        return self._check_found(found, provider, allow_expired=allow_expired)
+        return self.check_found(found, provider, allow_expired=allow_expired)
 
-    def _check_found(
+    def check_found(
         self, found: SessionFound | None, provider: str, *, allow_expired: bool
     ) -> SessionFound:
         if found is None or found[0].provider != provider:

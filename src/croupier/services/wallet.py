@@ -33,7 +33,9 @@ from croupier.domain.errors import (
     RollbackNotAllowed,
     RoundClosed,
     RoundMismatch,
+    SessionClosed,
     StorageConflict,
+    TokenExpired,
     TransactionNotFound,
     TransactionRolledBack,
     error_from_dict,
@@ -138,20 +140,40 @@ class WalletService:
         self._validate(cmd)
 
         async def attempt(tx: WalletTransaction) -> Outcome:
+            try:
+                return await one_pass(tx, fresh=False)
+            except CroupierError:
+                # A refusal that is raised, not stored, may rest on a lookup older than the
+                # lock (a bet committed while this call waited for it): decide once more on
+                # fresh reads before answering. Writes come last, so nothing was written.
+                return await one_pass(tx, fresh=True)
+
+        async def one_pass(tx: WalletTransaction, *, fresh: bool) -> Outcome:
             loaded = await tx.load(
                 cmd.player_id,
                 cmd.scope,
                 cmd.reference,
                 getattr(cmd, "round_id", None),
                 session.token_hash if session else None,
+                fresh=fresh,
             )
             wallet, existing = loaded.wallet, loaded.existing
             if wallet is None and session is None:
                 raise PlayerNotFound(f"no wallet for player {cmd.player_id!r}")
             if existing is not None:
+                if session is not None:
+                    session.note(loaded.session)
                 return self._replay(existing, cmd)
             if session is not None:  # a token of another player: TOKEN_INVALID, not NOT_FOUND
-                session(loaded.session)
+                try:
+                    session(loaded.session)
+                except (TokenExpired, SessionClosed) as refusal:
+                    if not refuse_blocked or wallet is None:
+                        raise
+                    # Stored, like a blocked player's bet: a resend with a new token answers
+                    # the same, and never takes money the caller was told it would not.
+                    stored = type(refusal)(refusal.message, **refusal.details, **_bal(wallet))
+                    return await self._refuse(tx, cmd, stored)
             if wallet is None:
                 raise PlayerNotFound(f"no wallet for player {cmd.player_id!r}")
             if wallet.currency != cmd.currency:

@@ -85,8 +85,11 @@ SELECT 2, NULL, NULL, NULL, NULL, NULL, row_to_json(r)::text
 FROM (SELECT {ROUND_COLUMNS} FROM rounds WHERE scope = $2 AND round_ref = $4) r
 UNION ALL
 SELECT 3, NULL, NULL, NULL, NULL, NULL, row_to_json(s)::text
-FROM ({SESSION_LOOKUP_SQL.replace("$1", "$5")}) s
+FROM ({SESSION_LOOKUP_SQL.replace("$1", "$5")} FOR SHARE OF s) s
 """  # noqa: S608
+# The session row is share-locked (and so read as last committed, not from the snapshot):
+# closing a session locks it for update, so a close waits for the bets in flight and the
+# bets after it see the session closed.
 _TX_NAMES = [c.strip() for c in TX_COLUMNS.split(",")]
 _ROUND_NAMES = [c.strip() for c in ROUND_COLUMNS.split(",")]
 
@@ -191,7 +194,18 @@ class PostgresTransaction:
         reference: str,
         round_ref: str | None,
         token_hash: str | None = None,
+        *,
+        fresh: bool = False,
     ) -> Loaded:
+        if fresh:  # the lock is held: statements from now on see every committed call
+            self._rounds.clear()
+            wallet = await self.lock_wallet(player_id)
+            existing = await self.find_tx(scope, reference)
+            found = None
+            if token_hash is not None:
+                row = await self._conn.fetchrow(SESSION_LOOKUP_SQL + " FOR SHARE OF s", token_hash)
+                found = session_found(tuple(row)) if row else None
+            return Loaded(wallet, existing, found)
         rows = await self._conn.fetch(LOAD_SQL, player_id, scope, reference, round_ref, token_hash)
         accounts = [tuple(r[1:6]) for r in rows if r[0] == 0]
         existing = session = None
@@ -220,8 +234,9 @@ class PostgresTransaction:
         return tx_from_row(tuple(row)) if row else None
 
     async def find_round(self, scope: str, round_ref: str) -> RoundState | None:
-        if (scope, round_ref) in self._rounds:  # read with the lock by load()
-            return self._rounds.pop((scope, round_ref))
+        cached = self._rounds.pop((scope, round_ref), None)
+        if cached is not None:  # read by load(); a miss there may be stale, so read again
+            return cached
         row = await self._conn.fetchrow(FIND_ROUND_SQL, scope, round_ref)
         return round_from_row(tuple(row)) if row else None
 

@@ -101,6 +101,8 @@ class SqliteTransaction:
         reference: str,
         round_ref: str | None,  # noqa: ARG002 - read when needed: no round trip to save
         token_hash: str | None = None,
+        *,
+        fresh: bool = False,  # noqa: ARG002 - BEGIN IMMEDIATE: every read here is fresh
     ) -> Loaded:
         # BEGIN IMMEDIATE already holds the write lock: plain reads, no round trips to save.
         session = None

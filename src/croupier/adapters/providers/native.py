@@ -30,7 +30,6 @@ from croupier.domain.errors import (
     InvalidAmount,
     InvalidRequest,
     NonceReplayed,
-    PlayerNotFound,
     RouteNotFound,
     UnsupportedMediaType,
 )
@@ -144,6 +143,7 @@ class _Call:
     nonce: str
     secret: str | None = None
     player_id: str | None = None
+    guard: MoneyCallGuard | None = None
 
 
 class NativeV1:
@@ -185,7 +185,10 @@ class NativeV1:
     async def handle(
         self, provider: str, call: str, path: str, headers: dict[str, str], body: bytes
     ) -> Reply:
-        ctx = _Call(provider=provider, call=call, path=path, nonce="")
+        # Unknown calls are labelled "unknown": metric labels must not grow with what callers
+        # put in a path.
+        ctx = _Call(provider=provider, call=call if call in self._handlers else "unknown",
+                    path=path, nonce="")  # fmt: skip
         try:
             if call not in self._handlers:
                 raise RouteNotFound(f"no call {call!r} in the {self.name} protocol")
@@ -211,12 +214,17 @@ class NativeV1:
         ctx.secret = secret  # verified: the response is signed with the same key
         now = self.wall_clock()
         signing.check_timestamp(signed.timestamp, now, self.window_seconds)
-        # The nonce is kept until the request's timestamp leaves the window; after that the
-        # timestamp check alone refuses a replay.
+        # The nonce is kept until the request's timestamp has left the window of every
+        # replica, with as much again for their clocks to differ; after that the timestamp
+        # check alone refuses a replay.
         keep_until = datetime.fromtimestamp(max(now, signed.timestamp), UTC) + timedelta(
-            seconds=self.window_seconds + 1
+            seconds=2 * self.window_seconds
         )
         if not await self.nonces.remember(ctx.provider, signed.nonce, keep_until):
+            # Unsigned: a copy of a request that was answered (a proxy's retry, or a replay
+            # by someone else) must not carry a verifiable answer that the provider could
+            # take for the answer to its call. The provider signs afresh and sends again.
+            ctx.secret = None
             raise NonceReplayed("this nonce was already used; sign every request afresh")
 
     @staticmethod
@@ -277,8 +285,8 @@ class NativeV1:
         bet = Bet(provider=ctx.provider, player_id=req.player_id, tx_id=req.tx_id,
                   round_id=req.round_id, game_code=req.game_code,
                   amount=parse_decimal(req.amount, currency), currency=req.currency)  # fmt: skip
-        guard = self.sessions.guard(ctx.provider, req.token, req.player_id, req.game_code,
-                                    bet=True)  # fmt: skip
+        guard = ctx.guard = self.sessions.guard(ctx.provider, req.token, req.player_id,
+                                                req.game_code, bet=True)  # fmt: skip
         result = await self.wallet.place_bet(bet, session=guard)
         if not result.replay and guard.session is not None:
             await self.sessions.bet_placed(guard.session, round_ref=req.round_id,
@@ -292,7 +300,8 @@ class NativeV1:
         ctx.player_id = check_ref("player_id", player_id)
         if token is None:
             return None
-        return self.sessions.guard(ctx.provider, token, player_id, game_code, bet=False)
+        ctx.guard = self.sessions.guard(ctx.provider, token, player_id, game_code, bet=False)
+        return ctx.guard
 
     async def _win(self, ctx: _Call, req: WinRequest) -> dict[str, Any]:
         guard = self._settlement_guard(ctx, req.token, req.player_id, req.game_code)
@@ -383,14 +392,13 @@ class NativeV1:
         details = dict(wire["details"])
         replay = bool(details.pop("replay", False))
         payload: dict[str, Any] = {"status": "ERROR", "error": {**wire, "details": details}}
+        # Only a balance the refusal itself carries (the wallet states it where the caller has
+        # proven the player: its token, or the player's own round): never looked up for an
+        # unproven player id, which would let any provider read any player's balance.
         balances = self._balances_from(details)
-        if (
-            balances is None
-            and ctx.player_id is not None
-            and not isinstance(error, AuthenticationFailed | PlayerNotFound)
-        ):
+        if balances is None and ctx.guard is not None and ctx.guard.owner_verified:
             try:
-                balances = await self.wallet.balance(ctx.player_id)
+                balances = await self.wallet.balance(ctx.guard.player_id)
             except CroupierError:
                 balances = None
         if balances is not None:
