@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -80,5 +80,12 @@ class SessionStore(Protocol):
 
     async def summary(self, session: GameSession) -> SessionSummary: ...
 
-    async def session_tx_ids(self, session_id: str, round_ref: str | None) -> Sequence[int]:
-        """Ids of the wallet transactions recorded under the session (of one round if given)."""
+    async def close_session(
+        self,
+        session_id: str,
+        plan: Callable[[GameSession, SessionSummary, Sequence[int]], Sequence[SessionEvent]],
+    ) -> GameSession | None:
+        """In one transaction, with the session locked (so that bets in flight have committed
+        and later ones see the outcome): ``plan`` is given the session, its money and its
+        wallet transaction ids, and the events it returns are stored in order. None if there
+        is no such session."""

@@ -33,12 +33,21 @@ from croupier.domain.sessions import (
 )
 from croupier.domain.wallet import check_ref
 from croupier.services import context as call_context
-from croupier.services.gateway_ports import SessionStore
+from croupier.services.gateway_ports import SessionStore, SessionSummary
 from croupier.services.ports import SessionFound
 from croupier.services.wallet import WalletService, utc_now
 
 S = SessionState
 MAX_TOKEN_LENGTH = 128
+
+
+MAX_EVENT_TX_IDS = 1000
+"""A session event lists at most this many wallet transaction ids (the first ones); every
+transaction also names its session, so the full list is one query away."""
+
+
+def _capped(tx_ids: Sequence[int]) -> Sequence[int]:
+    return tx_ids[:MAX_EVENT_TX_IDS]
 
 
 def token_hash(token: str) -> str:
@@ -270,31 +279,88 @@ class SessionService:
         return await self.store.events(session_id)
 
     async def close(self, session_id: str, *, actor: str, reason: str) -> GameSession:
-        """The player left (or the operator ended it): where it goes depends on its money."""
-        session = await self.get(session_id)
-        if session.state is S.PENDING_SETTLEMENT:
-            return await self._settle_if_done(session, actor=actor)
-        if not session.state.takes_bets:
-            check_transition(session.id, session.state, S.CANCELLED)  # raises: already final
-        summary = await self.store.summary(session)
-        target = closing_state(had_bets=summary.bets > 0, open_rounds=summary.open_rounds,
-                               live_bets=summary.live_bets)  # fmt: skip
-        tx_ids = await self.store.session_tx_ids(session.id, None)
-        return await self.move(session, target, actor=actor, reason=reason, tx_ids=tx_ids)
+        """The player left (or the operator ended it): where it goes depends on its money.
+
+        Runs with the session locked: a bet in flight commits first and is counted, a bet
+        after it finds the session closed."""
+
+        def plan(
+            session: GameSession, summary: SessionSummary, tx_ids: Sequence[int]
+        ) -> list[SessionEvent]:
+            if session.state is S.PENDING_SETTLEMENT:
+                return self._settlement(session, summary, tx_ids, actor=actor)
+            if not session.state.takes_bets:
+                check_transition(session.id, session.state, S.CANCELLED)  # raises: final
+            events = []
+            if summary.bets and session.state in (S.CREATED, S.LAUNCHED):
+                # Its first bet committed, but the move to active did not follow (a crash
+                # between the two, or this close overtook it): record it now.
+                events.append(self._event(session, S.ACTIVE, actor=actor,
+                                          reason="a bet was recorded before the session "
+                                          "was marked active"))  # fmt: skip
+                session = replace(session, state=S.ACTIVE)
+            target = closing_state(had_bets=summary.bets > 0, open_rounds=summary.open_rounds,
+                                   live_bets=summary.live_bets)  # fmt: skip
+            check_transition(session.id, session.state, target)
+            events.append(self._event(session, target, actor=actor, reason=reason,
+                                      tx_ids=_capped(tx_ids)))  # fmt: skip
+            return events
+
+        return await self._close_with(session_id, plan)
 
     async def fail(self, session_id: str, *, actor: str, reason: str) -> GameSession:
-        session = await self.get(session_id)
-        return await self.move(session, S.FAILED, actor=actor, reason=reason)
+        """A launch that failed: only for a session that took no bet (else close it)."""
+
+        def plan(
+            session: GameSession, summary: SessionSummary, _tx_ids: Sequence[int]
+        ) -> list[SessionEvent]:
+            if summary.bets:
+                raise IllegalTransition(
+                    f"session {session.id!r} took bets: close it, it cannot fail",
+                    session_id=session.id, state=session.state.value, target=S.FAILED.value,
+                )  # fmt: skip
+            if session.state is S.FAILED:
+                return []
+            check_transition(session.id, session.state, S.FAILED)
+            return [self._event(session, S.FAILED, actor=actor, reason=reason)]
+
+        return await self._close_with(session_id, plan)
+
+    async def _close_with(
+        self,
+        session_id: str,
+        plan: Callable[[GameSession, SessionSummary, Sequence[int]], Sequence[SessionEvent]],
+    ) -> GameSession:
+        session = await self.store.close_session(session_id, plan)
+        if session is None:
+            raise SessionNotFound(f"no session {session_id!r}")
+        return session
+
+    def _settlement(
+        self,
+        session: GameSession,
+        summary: SessionSummary,
+        tx_ids: Sequence[int],
+        *,
+        actor: str,
+    ) -> list[SessionEvent]:
+        """pending_settlement -> settled (or reversed) once no round is open; else nothing."""
+        if summary.open_rounds:
+            return []
+        target = S.SETTLED if summary.live_bets else S.REVERSED
+        return [self._event(session, target, actor=actor,
+                            reason="every round of the session is closed",
+                            tx_ids=_capped(tx_ids))]  # fmt: skip
 
     async def _settle_if_done(self, session: GameSession, *, actor: str) -> GameSession:
-        summary = await self.store.summary(session)
-        if summary.open_rounds:
-            return session
-        target = S.SETTLED if summary.live_bets else S.REVERSED
-        tx_ids = await self.store.session_tx_ids(session.id, None)
-        return await self.move(session, target, actor=actor,
-                               reason="every round of the session is closed",
-                               tx_ids=tx_ids)  # fmt: skip
+        def plan(
+            locked: GameSession, summary: SessionSummary, tx_ids: Sequence[int]
+        ) -> list[SessionEvent]:
+            if locked.state is not S.PENDING_SETTLEMENT:
+                return []  # moved on meanwhile
+            return self._settlement(locked, summary, tx_ids, actor=actor)
+
+        return await self._close_with(session.id, plan)
 
     async def sweep(self, *, grace_seconds: int = 0, limit: int = 500) -> dict[str, int]:
         """Close sessions whose tokens all expired; settle ended sessions whose rounds closed.

@@ -6,12 +6,13 @@ insert (into an UNLOGGED table on PostgreSQL), a session lookup is one primary-k
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import orjson
 
-from croupier.adapters.db.runner import Row, SqlRunner, as_datetime
+from croupier.adapters.db.runner import Row, SqlRunner, SqlUnit, as_datetime
 from croupier.domain.sessions import GameSession, SessionEvent, SessionState
 from croupier.services.gateway_ports import ProviderKey, SessionSummary
 
@@ -261,9 +262,46 @@ class SqlGatewayStore:
         )
         return [_session(r) for r in rows]
 
+    async def close_session(
+        self,
+        session_id: str,
+        plan: Callable[[GameSession, SessionSummary, Sequence[int]], Sequence[SessionEvent]],
+    ) -> GameSession | None:
+        async with self.db.unit() as unit:
+            rows = await unit.fetch(
+                f"SELECT {SESSION_COLUMNS} FROM game_sessions WHERE id = $1{self.db.row_lock}",  # noqa: S608
+                session_id,
+            )
+            if not rows:
+                return None
+            session = _session(rows[0])
+            # After the lock: every bet that share-locked the session has committed.
+            summary = await self._summary(unit, session)
+            ids = await unit.fetch(
+                "SELECT id FROM wallet_transactions WHERE session_id = $1 ORDER BY id", session.id
+            )
+            for event in plan(session, summary, [r[0] for r in ids]):
+                await unit.execute(
+                    "UPDATE game_sessions SET state = $2, version = version + 1, updated_at = $3 "
+                    "WHERE id = $1",
+                    session.id,
+                    event.to_state.value,
+                    event.at,
+                )
+                await unit.execute(INSERT_EVENT_SQL, *_event_args(event))
+                session = replace(
+                    session, state=event.to_state, version=session.version + 1, updated_at=event.at
+                )
+            return session
+
     async def summary(self, session: GameSession) -> SessionSummary:
+        async with self.db.unit() as unit:
+            return await self._summary(unit, session)
+
+    @staticmethod
+    async def _summary(unit: SqlUnit, session: GameSession) -> SessionSummary:
         scope = f"provider:{session.provider}"
-        rows = await self.db.fetch(
+        rows = await unit.fetch(
             "SELECT count(*), "
             "count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM wallet_transactions rb "
             "  WHERE rb.scope = b.scope AND rb.ref_tx = b.reference AND rb.kind = 'rollback' "
@@ -277,12 +315,3 @@ class SqlGatewayStore:
         )
         bets, live, open_rounds = rows[0]
         return SessionSummary(bets=bets, live_bets=live, open_rounds=open_rounds)
-
-    async def session_tx_ids(self, session_id: str, round_ref: str | None) -> Sequence[int]:
-        rows = await self.db.fetch(
-            "SELECT id FROM wallet_transactions WHERE session_id = $1 "
-            "AND ($2 = '' OR round_ref = $2) ORDER BY id",
-            session_id,
-            round_ref or "",
-        )
-        return [r[0] for r in rows]

@@ -435,6 +435,8 @@ class PostgresUnit:
 class PostgresStore:
     """WalletStore on an asyncpg pool."""
 
+    row_lock = " FOR UPDATE"
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._house: HouseCache = {}

@@ -30,6 +30,10 @@ class SqlUnit(Protocol):
 class SqlRunner(SqlUnit, Protocol):
     """Single statements, each its own transaction, and ``unit()`` for several in one."""
 
+    row_lock: str
+    """Appended to a SELECT inside ``unit()`` to lock its rows: `` FOR UPDATE`` on
+    PostgreSQL; empty on SQLite, whose units hold the database's write lock already."""
+
     async def execute(self, sql: str, *args: Any, durable: bool = True) -> int:
         """``durable=False``: the commit need not survive a power cut (request nonces)."""
 

@@ -309,6 +309,8 @@ class SqliteUnit:
 class SqliteStore:
     """WalletStore on one sqlite3 connection."""
 
+    row_lock = ""  # a unit is BEGIN IMMEDIATE: the whole database is locked for writing
+
     def __init__(self, url: str) -> None:
         self._conn = connect(sqlite_path(url))
         self._lock = asyncio.Lock()
