@@ -268,8 +268,10 @@ async def _demo(gw: Gateway, base: str) -> None:
     """A provider key, a funded player and a live session to make a first signed call with."""
     exe = _command_path()
     provider, player = "demo", "demo-player"
+    new_key = None
     if not any(k.status == "primary" for k in await gw.keys.list(provider)):
-        await gw.keys.add(provider, key_id="demo-key")
+        new_key = await gw.keys.add(provider, key_id="demo-key")
+    key_id, _ = await gw.keys.primary_secret(provider)
     await gw.wallet.open_wallet(player, "EUR")
     eur = gw.wallet.currencies["EUR"]
     await gw.wallet.deposit(
@@ -278,14 +280,22 @@ async def _demo(gw: Gateway, base: str) -> None:
     )  # fmt: skip
     session, token, _ = await gw.sessions.open(provider=provider, player_id=player,
                                                game_code="dice", actor="cli")  # fmt: skip
+    balances = await gw.wallet.balance(player)
+    tag = session.id.removeprefix("gs_")[:8]  # a new bet each run: a restart is no replay
     body = json.dumps({"token": token}, separators=(",", ":"))
     bet = json.dumps(
-        {"player_id": player, "token": token, "tx_id": "demo-bet-1", "round_id": "demo-round-1",
-         "game_code": "dice", "amount": "1.50", "currency": "EUR"}, separators=(",", ":"),
+        {"player_id": player, "token": token, "tx_id": f"demo-bet-{tag}",
+         "round_id": f"demo-round-{tag}", "game_code": "dice", "amount": "1.50",
+         "currency": "EUR"}, separators=(",", ":"),
     )  # fmt: skip
+    if new_key is not None:  # shown once, like `croupier keys add`: for trying other clients
+        console.print(
+            f"demo: key {new_key.key_id} created, secret {new_key.secret}", soft_wrap=True
+        )
     console.print(
-        f"demo: provider [bold]{provider}[/] (key demo-key), player {player} with EUR 100.00, "
-        f"session {session.id}.\nFirst signed calls, from another shell:\n"
+        f"demo: provider [bold]{provider}[/] (primary key {key_id}), player {player} with "
+        f"EUR {format_decimal(balances.cash, eur)}, session {session.id}.\n"
+        "First signed calls, from another shell:\n"
         f"  {exe} call {provider} authenticate '{body}' --url {base}\n"
         f"  {exe} call {provider} bet '{bet}' --url {base}\n"
         "or with curl (docs/protocol.md):\n"

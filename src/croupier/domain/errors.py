@@ -74,7 +74,9 @@ class RetryClass(enum.StrEnum):
 
 
 class CroupierError(Exception):
-    """Root of every error Croupier raises on purpose."""
+    """An unexpected error (a bug, logged and counted): send the call again, repeats are safe.
+
+    The root of every error Croupier raises: its subclasses are the answers on purpose."""
 
     code: ClassVar[str] = "INTERNAL_ERROR"
     http_status: ClassVar[int] = 500
