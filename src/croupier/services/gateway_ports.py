@@ -78,8 +78,6 @@ class SessionStore(Protocol):
     async def settleable_sessions(self, limit: int) -> Sequence[GameSession]:
         """Sessions in ``pending_settlement`` none of whose rounds is still open."""
 
-    async def summary(self, session: GameSession) -> SessionSummary: ...
-
     async def close_session(
         self,
         session_id: str,

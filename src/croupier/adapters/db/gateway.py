@@ -294,10 +294,6 @@ class SqlGatewayStore:
                 )
             return session
 
-    async def summary(self, session: GameSession) -> SessionSummary:
-        async with self.db.unit() as unit:
-            return await self._summary(unit, session)
-
     @staticmethod
     async def _summary(unit: SqlUnit, session: GameSession) -> SessionSummary:
         scope = f"provider:{session.provider}"
