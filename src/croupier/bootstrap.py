@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import iso4217
-from starlette.applications import Starlette
 
 from croupier.adapters.db.gateway import SqlGatewayStore
 from croupier.adapters.db.postgres import PostgresStore
@@ -17,7 +16,7 @@ from croupier.adapters.db.runner import SqlRunner
 from croupier.adapters.db.sqlite import SqliteStore
 from croupier.adapters.providers.native import NativeV1
 from croupier.adapters.redis_nonces import RedisNonceStore
-from croupier.api.app import create_app
+from croupier.api.app import ProviderFastPath, create_app
 from croupier.api.metrics import Metrics
 from croupier.config import Settings
 from croupier.domain.errors import ConfigurationError
@@ -116,7 +115,7 @@ class Gateway:
     native: NativeV1
     metrics: Metrics
 
-    def app(self) -> Starlette:
+    def app(self) -> ProviderFastPath:
         return create_app(
             [self.native],
             metrics=self.metrics,
