@@ -1,9 +1,11 @@
 """The ASGI app: provider protocol routes, health, metrics and the OpenAPI document. Thin.
 
-Starlette routes, no middleware stack and no per-request object graph: each provider
-request is read (bounded), handed to its protocol adapter as bytes, and the adapter's
-rendered reply is sent as is. JSON is decoded by msgspec and encoded by orjson in the
-adapter. Why not FastAPI and pydantic here: docs/benchmarks.md, "HTTP layer".
+Provider calls take a plain ASGI fast path (``ProviderFastPath``): the request is read
+(bounded), handed to its protocol adapter as bytes, and the adapter's rendered reply is sent
+as is; no Starlette request, response, routing or middleware, no per-request object graph.
+Everything else (other paths and methods, /metrics, /healthz, /openapi.json) is Starlette.
+JSON is decoded by msgspec and encoded by orjson in the adapter. Why this and not FastAPI
+and pydantic: docs/benchmarks.md, "The HTTP layer: the choice".
 """
 
 from __future__ import annotations
