@@ -95,14 +95,14 @@ class MoneyCallGuard:
     def __call__(self, found: SessionFound | None) -> None:
         # Whose token first: an expired or closed session's refusal states the balance of
         # the player, which only the holder of that player's token may learn.
-        session, _ = self._service.check_found(found, self._provider, allow_expired=True)
+        session, expires = self._service.check_found(found, self._provider)
         SessionService.check_owner(session, self.player_id, self._game_code)
         self.owner_verified = True
         if self._bet:
-            self._service.check_found(found, self._provider, allow_expired=False)
-        if self._bet and not session.state.takes_bets:
-            raise SessionClosed(f"session {session.id!r} is {session.state}; no more bets",
-                                state=session.state.value)  # fmt: skip
+            self._service.check_unexpired(session, expires)
+            if not session.state.takes_bets:
+                raise SessionClosed(f"session {session.id!r} is {session.state}; no more bets",
+                                    state=session.state.value)  # fmt: skip
         self.session = session
         call_context.bind(session_id=session.id)  # stored with the transaction
 
@@ -175,23 +175,24 @@ class SessionService:
         await self.store.create_session(session, token_hash(token), expires, event)
         return session, token, expires
 
-    async def resolve(
-        self, provider: str, token: str, *, allow_expired: bool
-    ) -> tuple[GameSession, datetime]:
-        """The session of a token of this provider; TokenInvalid or TokenExpired."""
+    async def resolve(self, provider: str, token: str) -> tuple[GameSession, datetime]:
+        """The session of an unexpired token of this provider; TokenInvalid or TokenExpired."""
         found = await self.store.session_by_token(token_hash(checked_token(token)))
-        return self.check_found(found, provider, allow_expired=allow_expired)
+        session, expires = self.check_found(found, provider)
+        self.check_unexpired(session, expires)
+        return session, expires
 
-    def check_found(
-        self, found: SessionFound | None, provider: str, *, allow_expired: bool
-    ) -> SessionFound:
+    @staticmethod
+    def check_found(found: SessionFound | None, provider: str) -> SessionFound:
+        """A session was found for the token, and it is this provider's."""
         if found is None or found[0].provider != provider:
             raise TokenInvalid("unknown session token")
-        session, expires = found
-        if not allow_expired and expires <= self.clock():
+        return found
+
+    def check_unexpired(self, session: GameSession, expires: datetime) -> None:
+        if expires <= self.clock():
             raise TokenExpired("session token has expired; relaunch the game for a new one",
                                session_id=session.id)  # fmt: skip
-        return session, expires
 
     def guard(
         self, provider: str, token: str, player_id: str, game_code: str | None, *, bet: bool
@@ -204,7 +205,7 @@ class SessionService:
 
     async def authenticate(self, provider: str, token: str) -> tuple[GameSession, datetime]:
         """The game client loaded: created -> launched (a repeat is harmless)."""
-        session, expires = await self.resolve(provider, token, allow_expired=False)
+        session, expires = await self.resolve(provider, token)
         if not session.state.takes_bets:
             raise SessionClosed(f"session {session.id!r} is {session.state}", state=session.state)
         if session.state is S.CREATED:
@@ -214,7 +215,7 @@ class SessionService:
 
     async def refresh(self, provider: str, token: str) -> tuple[GameSession, str, datetime]:
         """A new token for a live session; the old one keeps its own expiry."""
-        session, _ = await self.resolve(provider, token, allow_expired=False)
+        session, _ = await self.resolve(provider, token)
         if not session.state.takes_bets:
             raise SessionClosed(f"session {session.id!r} is {session.state}", state=session.state)
         new, expires = self._new_token()

@@ -264,7 +264,7 @@ class NativeV1:
 
     async def _balance(self, ctx: _Call, req: BalanceRequest) -> dict[str, Any]:
         ctx.player_id = check_ref("player_id", req.player_id)
-        session, _ = await self.sessions.resolve(ctx.provider, req.token, allow_expired=False)
+        session, _ = await self.sessions.resolve(ctx.provider, req.token)
         self.sessions.check_owner(session, req.player_id, None)
         balances = await self.wallet.balance(req.player_id)
         return {"player_id": req.player_id, **self._balance_of(balances)}
