@@ -63,6 +63,9 @@ ROUND_COLUMNS = (
 )
 FIND_ROUND_SQL = f"SELECT {ROUND_COLUMNS} FROM rounds WHERE scope = $1 AND round_ref = $2"  # noqa: S608
 
+SESSION_SHARE_SQL = SESSION_LOOKUP_SQL + " FOR SHARE OF s"
+"""The session of a token, share-locked: read as last committed, and held against a close."""
+
 # What a money call reads, in one round trip: the player's account rows (locked), the
 # transaction already stored under the call's id, and the call's round. The two lookups read
 # the statement's snapshot, taken before the lock wait: a duplicate committed meanwhile is
@@ -85,7 +88,7 @@ SELECT 2, NULL, NULL, NULL, NULL, NULL, row_to_json(r)::text
 FROM (SELECT {ROUND_COLUMNS} FROM rounds WHERE scope = $2 AND round_ref = $4) r
 UNION ALL
 SELECT 3, NULL, NULL, NULL, NULL, NULL, row_to_json(s)::text
-FROM ({SESSION_LOOKUP_SQL.replace("$1", "$5")} FOR SHARE OF s) s
+FROM ({SESSION_SHARE_SQL.replace("$1", "$5")}) s
 """  # noqa: S608
 # The session row is share-locked (and so read as last committed, not from the snapshot):
 # closing a session locks it for update, so a close waits for the bets in flight and the
@@ -203,7 +206,7 @@ class PostgresTransaction:
             existing = await self.find_tx(scope, reference)
             found = None
             if token_hash is not None:
-                row = await self._conn.fetchrow(SESSION_LOOKUP_SQL + " FOR SHARE OF s", token_hash)
+                row = await self._conn.fetchrow(SESSION_SHARE_SQL, token_hash)
                 found = session_found(tuple(row)) if row else None
             return Loaded(wallet, existing, found)
         rows = await self._conn.fetch(LOAD_SQL, player_id, scope, reference, round_ref, token_hash)
