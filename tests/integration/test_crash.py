@@ -53,6 +53,35 @@ asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
 """
 
 
+CONCURRENT_WORKER = """
+import asyncio, sys
+
+from croupier.bootstrap import wallet_service
+from croupier.config import Settings
+from croupier.domain.wallet import Bet
+
+
+async def main(url: str, player: str, stake: int) -> None:
+    async with wallet_service(Settings(database_url=url)) as wallet:
+        async def loop(task: int) -> None:
+            i = 0
+            while True:
+                result = await wallet.place_bet(
+                    Bet(player_id=player, amount=stake, currency="EUR", provider="pv",
+                        tx_id=f"crash-{task}-{i}", round_id=f"round-{task}-{i}", game_code="g1")
+                )
+                print(result.reference, result.transaction_id, result.balances.cash, flush=True)
+                i += 1
+
+        await asyncio.gather(*(loop(t) for t in range(8)))
+
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+"""
+"""Eight bets in flight at a time: on SQLite they share commits (group commit), so the kill
+lands between a batch's units and its one COMMIT."""
+
+
 def crash_bet(reference: str) -> Bet:
     index = reference.removeprefix("crash-")
     return Bet(
@@ -73,10 +102,12 @@ def parse(line: bytes) -> tuple[str, int, int]:
     return reference, int(tx_id), int(cash)
 
 
-async def run_and_kill(url: str) -> tuple[list[tuple[str, int, int]], int | None, str]:
+async def run_and_kill(
+    url: str, worker: str = WORKER
+) -> tuple[list[tuple[str, int, int]], int | None, str]:
     """Start the worker, SIGKILL it after ACKS_BEFORE_KILL answers; every answer it printed."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", WORKER, url, PLAYER, str(STAKE),
+        sys.executable, "-c", worker, url, PLAYER, str(STAKE),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=child_env(),
     )  # fmt: skip
     assert proc.stdout is not None
@@ -136,4 +167,33 @@ async def test_sigkill_loses_no_acknowledged_bet(wallet: WalletService, database
         assert (replayed.transaction_id, replayed.balances.cash) == (tx_id, cash)
 
     assert (await wallet.balance(PLAYER)).cash == START - STAKE * n  # replays took nothing
+    assert_ledger_ok(database_url)
+
+
+async def test_sigkill_with_bets_in_flight_loses_no_acknowledged_bet(
+    wallet: WalletService, database_url: str
+) -> None:
+    """Eight concurrent bets at the kill: whatever was acknowledged committed, whatever
+    committed is whole (balance, replays, ledger), whether or not it was acknowledged."""
+    await wallet.open_wallet(PLAYER, "EUR")
+    await wallet.deposit(
+        Deposit(player_id=PLAYER, amount=START, currency="EUR", cashier_ref="crash-funds")
+    )
+
+    acked, returncode, stderr = await run_and_kill(database_url, CONCURRENT_WORKER)
+
+    assert len(acked) >= ACKS_BEFORE_KILL, stderr
+    assert returncode == -signal.SIGKILL, stderr
+    committed = committed_bets(database_url)
+    assert {reference for reference, _, _ in acked} <= committed
+    assert len(committed) <= len(acked) + 8  # at most the eight in flight went unanswered
+    assert (await wallet.balance(PLAYER)).cash == START - STAKE * len(committed)
+    for reference, tx_id, cash in acked:
+        task, index = reference.removeprefix("crash-").split("-")
+        replayed = await wallet.place_bet(
+            Bet(player_id=PLAYER, amount=STAKE, currency="EUR", provider="pv", tx_id=reference,
+                round_id=f"round-{task}-{index}", game_code="g1")
+        )  # fmt: skip
+        assert replayed.replay, reference
+        assert (replayed.transaction_id, replayed.balances.cash) == (tx_id, cash)
     assert_ledger_ok(database_url)

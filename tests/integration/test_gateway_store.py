@@ -26,7 +26,8 @@ async def test_a_nonce_is_remembered_once_and_forgotten_after_its_window(
 
 
 async def test_a_nonce_commit_leaves_the_ledger_fully_synchronous(store: WalletStore) -> None:
-    """Nonces commit without an fsync on SQLite; every other commit keeps synchronous=FULL."""
+    """Nonces ride in the group-commit batch on SQLite: no PRAGMA switched, every commit
+    keeps synchronous=FULL."""
     gateway = SqlGatewayStore(store)  # type: ignore[arg-type]
     await gateway.remember("acme", "m" * 16, datetime.now(UTC) + timedelta(seconds=31))
     if isinstance(store, SqliteStore):

@@ -3,7 +3,9 @@
 SQLite has one writer at a time; BEGIN IMMEDIATE takes the write lock up front so that a
 read-then-write call can never be overtaken between its read and its write. Calls are
 synchronous and fast (no thread hop, which costs more than the statement); an asyncio lock
-keeps one transaction at a time on the store's connection.
+keeps one unit at a time on the store's connection. Units that are ready together commit
+together (group commit, see ``SqliteStore``): the disk's fsync rate bounds batches per
+second, not calls per second.
 """
 
 from __future__ import annotations
@@ -84,11 +86,18 @@ def sqlite_path(url: str) -> str:
 
 
 class SqliteTransaction:
-    def __init__(self, conn: sqlite3.Connection, house_cache: dict[tuple[str, str, str], int]):
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        house_cache: dict[tuple[str, str, str], int],
+        batch_house: dict[tuple[str, str, str], int],
+    ):
         self._conn = conn
         self._house = house_cache
+        self._batch_house = batch_house
         self.new_house: dict[tuple[str, str, str], int] = {}
-        """House accounts first seen here; shared with later transactions after commit."""
+        """House accounts first seen here: shared with the batch's later units when this one
+        is released, with every transaction once the batch commits."""
 
     async def lock_wallet(self, player_id: str) -> PlayerWallet | None:
         rows = self._conn.execute(WALLET_SQL, (player_id,)).fetchall()
@@ -153,7 +162,7 @@ class SqliteTransaction:
 
     async def house_account(self, account_type: AccountType, owner: str, currency: str) -> int:
         key = (account_type.value, owner, currency)
-        known = self._house.get(key) or self.new_house.get(key)
+        known = self._house.get(key) or self._batch_house.get(key) or self.new_house.get(key)
         if known is None:
             self._conn.execute(
                 "INSERT INTO accounts (type, owner, currency, created_at) VALUES (?, ?, ?, ?) "
@@ -306,8 +315,32 @@ class SqliteUnit:
         return self._conn.execute(to_sqlite(sql), self._args(args)).rowcount
 
 
+class _Batch:
+    """The units of one outer transaction: they commit together, with one fsync."""
+
+    __slots__ = ("committed", "new_house", "units")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.committed: asyncio.Future[None] = loop.create_future()
+        self.new_house: dict[tuple[str, str, str], int] = {}
+        self.units = 0
+
+    def fail(self, exc: BaseException) -> None:
+        self.committed.set_exception(StorageUnavailable(f"SQLite failed: {exc}"))
+        self.committed.exception()  # retrieved: no "never retrieved" warning when no one waits
+
+
 class SqliteStore:
-    """WalletStore on one sqlite3 connection."""
+    """WalletStore on one sqlite3 connection, with group commit.
+
+    Each transaction the services open is a *unit*: a ``SAVEPOINT`` inside a batch, an outer
+    ``BEGIN IMMEDIATE`` transaction that the store commits once the event loop has run every
+    unit that was ready. A unit's caller gets its result only after the batch's ``COMMIT``
+    (one fsync for all of them) succeeded, so acknowledged still means committed, and a crash
+    before the commit loses only calls nobody was answered for. A unit that fails is rolled
+    back to its savepoint and leaves the others alone; a failed ``COMMIT`` fails every unit of
+    the batch with ``StorageUnavailable`` and writes nothing.
+    """
 
     row_lock = ""  # a unit is BEGIN IMMEDIATE: the whole database is locked for writing
 
@@ -315,79 +348,137 @@ class SqliteStore:
         self._conn = connect(sqlite_path(url))
         self._lock = asyncio.Lock()
         self._house: dict[tuple[str, str, str], int] = {}
+        self._batch: _Batch | None = None
+        self._commit_soon: asyncio.Handle | None = None
+        self.commits = 0
+        """Batches committed: with ``units``, how well group commit groups (tests, bench)."""
+        self.units = 0
 
     @asynccontextmanager
-    async def transaction(self, *, locked: bool = False) -> AsyncIterator[SqliteTransaction]:
-        if locked:
-            async with self._transaction() as tx:
-                yield tx
-            return
+    async def transaction(self, *, durable: bool = True) -> AsyncIterator[SqliteTransaction]:
+        """A unit; ``durable=False`` (request nonces) returns without waiting for the commit:
+        the unit commits with its batch, which the same request's money call joins."""
         # sqlite3 calls never suspend: yield once so that concurrent tasks take turns.
         await asyncio.sleep(0)
-        async with self._lock, self._transaction() as tx:
-            yield tx
+        try:
+            async with self._lock:
+                batch = self._begin()
+                async with self._unit(batch) as tx:
+                    yield tx
+        finally:
+            self._schedule_commit()
+        if durable:
+            await asyncio.shield(batch.committed)
+
+    def _begin(self) -> _Batch:
+        if (batch := self._batch) is None:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StorageUnavailable(f"SQLite is busy or unavailable: {exc}") from exc
+            batch = self._batch = _Batch(asyncio.get_running_loop())
+        return batch
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[SqliteTransaction]:
-        """BEGIN IMMEDIATE ... COMMIT (or ROLLBACK); the caller holds the lock."""
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StorageUnavailable(f"SQLite is busy or unavailable: {exc}") from exc
-        tx = SqliteTransaction(self._conn, self._house)
+    async def _unit(self, batch: _Batch) -> AsyncIterator[SqliteTransaction]:
+        """SAVEPOINT ... RELEASE inside the open batch; the caller holds the lock."""
+        conn = self._conn
+        conn.execute("SAVEPOINT unit")
+        tx = SqliteTransaction(conn, self._house, batch.new_house)
         try:
             yield tx
-            self._conn.execute("COMMIT")
+            conn.execute("RELEASE unit")
         except BaseException as exc:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
+            self._undo(batch, exc)
             if isinstance(exc, sqlite3.Error):  # disk full, I/O error: nothing committed
                 raise StorageUnavailable(f"SQLite failed: {exc}") from exc
             raise
-        self._house.update(tx.new_house)
+        batch.new_house.update(tx.new_house)
+        batch.units += 1
 
-    async def read_balances(self, player_id: str) -> PlayerWallet | None:
-        async with self._lock:
+    def _undo(self, batch: _Batch, exc: BaseException) -> None:
+        """Roll one unit back; if SQLite already rolled the whole batch back (some I/O errors
+        do), or the savepoint cannot be undone, the batch fails."""
+        conn = self._conn
+        if conn.in_transaction:
             try:
-                rows = self._conn.execute(WALLET_SQL, (player_id,)).fetchall()
+                conn.execute("ROLLBACK TO unit")
+                conn.execute("RELEASE unit")
+            except sqlite3.Error as undo_exc:
+                exc = undo_exc
+            else:
+                return
+        self._abort(batch, exc)
+
+    def _abort(self, batch: _Batch, exc: BaseException) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+        self._batch = None
+        batch.fail(exc)
+
+    def _schedule_commit(self) -> None:
+        """Commit after the units that are ready now have run (they join the batch)."""
+        if self._batch is not None and self._commit_soon is None:
+            self._commit_soon = asyncio.get_running_loop().call_soon(self._commit)
+
+    def _commit(self) -> None:
+        self._commit_soon = None
+        batch = self._batch
+        if batch is None or self._lock.locked():  # the holder schedules again on release
+            return
+        try:
+            self._execute_commit()
+        except sqlite3.Error as exc:
+            self._abort(batch, exc)
+            return
+        self._batch = None
+        self.commits += 1
+        self.units += batch.units
+        self._house.update(batch.new_house)
+        batch.committed.set_result(None)
+
+    def _execute_commit(self) -> None:
+        self._conn.execute("COMMIT")
+
+    async def _read(self, sql: str, args: tuple[Any, ...]) -> list[Row]:
+        """A read; if a batch is open it reads the batch's writes too, so it answers only
+        once they are committed."""
+        await asyncio.sleep(0)
+        async with self._lock:
+            batch = self._batch
+            try:
+                rows = self._conn.execute(sql, args).fetchall()
             except sqlite3.Error as exc:
                 raise StorageUnavailable(f"SQLite failed: {exc}") from exc
-        return wallet_from_rows(player_id, rows)
+        if batch is not None:
+            self._schedule_commit()
+            await asyncio.shield(batch.committed)
+        return rows
+
+    async def read_balances(self, player_id: str) -> PlayerWallet | None:
+        return wallet_from_rows(player_id, await self._read(WALLET_SQL, (player_id,)))
 
     async def close(self) -> None:
+        if self._commit_soon is not None:
+            self._commit_soon.cancel()
+            self._commit_soon = None
+        self._commit()  # what non-durable units left in an open batch
         self._conn.close()
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        """One read in its own (implicit) transaction: no write lock, nothing to sync."""
-        await asyncio.sleep(0)
-        async with self._lock:
-            try:
-                return await SqliteUnit(self._conn).fetch(sql, *args)
-            except sqlite3.Error as exc:
-                raise StorageUnavailable(f"SQLite failed: {exc}") from exc
+        """One read, outside any write lock if no batch is open."""
+        return await self._read(to_sqlite(sql), SqliteUnit._args(args))
 
     async def execute(self, sql: str, *args: Any, durable: bool = True) -> int:
-        """One statement in its own transaction. ``durable=False`` (request nonces): commit
-        without waiting for the disk. ``synchronous=NORMAL`` keeps the database consistent
-        (WAL frames are checksummed, checkpoints still sync); a power cut may lose this
-        commit, and the next durable commit syncs it along with its own."""
-        if durable:
-            async with self.unit() as unit:
-                return await unit.execute(sql, *args)
-        await asyncio.sleep(0)
-        async with self._lock:
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            try:
-                async with self.unit(locked=True) as unit:
-                    return await unit.execute(sql, *args)
-            finally:
-                self._conn.execute("PRAGMA synchronous=FULL")
+        """One statement in its own unit. ``durable=False`` (request nonces): answer before
+        the batch commits; the request's money call, if any, waits for that same commit."""
+        async with self.unit(durable=durable) as unit:
+            return await unit.execute(sql, *args)
 
     @asynccontextmanager
-    async def unit(self, *, locked: bool = False) -> AsyncIterator[SqliteUnit]:
-        """Gateway statements (keys, nonces, sessions) in one BEGIN IMMEDIATE transaction;
-        ``locked``: the caller holds the store's lock already."""
-        async with self.transaction(locked=locked):
+    async def unit(self, *, durable: bool = True) -> AsyncIterator[SqliteUnit]:
+        """Gateway statements (keys, nonces, sessions) in one unit of a batch."""
+        async with self.transaction(durable=durable):
             yield SqliteUnit(self._conn)
 
     def raw(self) -> sqlite3.Connection:
