@@ -73,14 +73,25 @@ def process_cpu(pid: int) -> float:
     return _ticks(str(pid)) / CLOCK_TICKS
 
 
-def process_times(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of a process so far; zeros when it has gone."""
+def _stat(pid: str) -> list[str] | None:
     try:
         raw = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
     except OSError:
-        return 0.0, 0.0
-    fields = raw.rpartition(") ")[2].split()
-    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+        return None
+    return raw.rpartition(") ")[2].split()  # after "pid (comm) ": state=0 ppid=1 utime=11
+
+
+def process_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds so far of a process and its live children (the workers of
+    `croupier run --workers N`); zeros when it has gone."""
+    user = system = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat(entry.name)
+        if fields is not None and (entry.name == str(pid) or fields[1] == str(pid)):
+            user, system = user + int(fields[11]), system + int(fields[12])
+    return user / CLOCK_TICKS, system / CLOCK_TICKS
 
 
 def postgres_cpu(database: str | None) -> float:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import signal
+import socket
 import sys
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from pathlib import Path
@@ -30,7 +33,7 @@ from croupier.bootstrap import Gateway, currency_table, gateway
 from croupier.bootstrap import run as run_async
 from croupier.config import Settings
 from croupier.domain import signing
-from croupier.domain.errors import CroupierError, all_error_types
+from croupier.domain.errors import ConfigurationError, CroupierError, all_error_types
 from croupier.domain.money import format_decimal, parse_decimal
 from croupier.domain.sessions import GameSession
 from croupier.domain.wallet import (
@@ -192,6 +195,15 @@ def run(
     once: Annotated[
         bool, typer.Option("--once", help="One pass of the background jobs, no API; then exit.")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes sharing the port (CROUPIER_WORKERS); PostgreSQL only. The "
+            "first also runs the background jobs.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the provider wallet API and run the background jobs until interrupted.
 
@@ -200,68 +212,141 @@ def run(
     """
     settings = _settings(database_url)
     settings = settings.model_copy(
-        update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
+        update={
+            k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None
+        }
     )
     _require_schema(settings.database_url)
     configure_logging(settings.log_level)
-
-    async def main() -> None:
-        async with gateway(settings) as gw:
-            stop = asyncio.Event()
-            jobs = [
-                sweep_expired_holds(
-                    gw.wallet, interval=settings.hold_sweep_seconds, stop=stop, once=once
-                ),
-                sweep_sessions(
-                    gw.sessions, interval=settings.session_sweep_seconds, stop=stop, once=once
-                ),
-                prune_nonces(gw.nonces, interval=settings.session_sweep_seconds, stop=stop,
-                             once=once),
-            ]  # fmt: skip
-            if once:
-                released, moved, pruned = await asyncio.gather(*jobs)
-                console.print(
-                    f"released {released} expired holds, moved {moved} sessions, "
-                    f"pruned {pruned} nonces"
-                )
-                return
-            tasks = [asyncio.create_task(job) for job in jobs]
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    gw.app(),
-                    host=settings.host,
-                    port=settings.port,
-                    http="httptools",
-                    lifespan="off",
-                    log_config=None,
-                    access_log=False,
+    if settings.workers > 1 and not once:
+        if not settings.is_postgres:
+            _fail(
+                ConfigurationError(
+                    "several workers need PostgreSQL: SQLite has one writer, and its group "
+                    "commit works within one process",
+                    workers=settings.workers,
                 )
             )
-            base = f"http://{settings.host}:{settings.port}"
+        raise typer.Exit(_serve_workers(settings, demo=demo))
+    try:
+        run_async(_serve(settings, demo=demo, once=once))
+    except CroupierError as error:
+        _fail(error)
+
+
+async def _serve(
+    settings: Settings,
+    *,
+    demo: bool = False,
+    once: bool = False,
+    sock: socket.socket | None = None,
+    jobs: bool = True,
+) -> None:
+    """One server process: the API (on ``sock`` when a parent bound it) and, if ``jobs``, the
+    background jobs."""
+    async with gateway(settings) as gw:
+        stop = asyncio.Event()
+        job_list = [
+            sweep_expired_holds(
+                gw.wallet, interval=settings.hold_sweep_seconds, stop=stop, once=once
+            ),
+            sweep_sessions(
+                gw.sessions, interval=settings.session_sweep_seconds, stop=stop, once=once
+            ),
+            prune_nonces(gw.nonces, interval=settings.session_sweep_seconds, stop=stop,
+                         once=once),
+        ] if jobs or once else []  # fmt: skip
+        if once:
+            released, moved, pruned = await asyncio.gather(*job_list)
             console.print(
-                f"croupier serving the wallet API at {base} on {_safe(settings.database_url)}; "
+                f"released {released} expired holds, moved {moved} sessions, pruned {pruned} nonces"
+            )
+            return
+        tasks = [asyncio.create_task(job) for job in job_list]
+        server = uvicorn.Server(
+            uvicorn.Config(
+                gw.app(),
+                host=settings.host,
+                port=settings.port,
+                http="httptools",
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+            )
+        )
+        base = f"http://{settings.host}:{settings.port}"
+        if jobs:  # the first (or only) process speaks for all
+            console.print(
+                f"croupier serving the wallet API at {base} on {_safe(settings.database_url)}"
+                f"{f' with {settings.workers} workers' if settings.workers > 1 else ''}; "
                 f"metrics at {base}/metrics, OpenAPI at {base}/openapi.json. Ctrl-C stops.",
                 soft_wrap=True,
             )
-            if demo:
-                await _demo(gw, base)
-            # uvicorn stops serving on SIGINT or SIGTERM, then raises the signal again with
-            # the handler it found; Python's default for SIGTERM would kill the process
-            # before the jobs stop and the store closes. Found handlers that do nothing let
-            # the shutdown below run (exit status 0), as systemd and Kubernetes expect.
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: None)
-            try:
-                await server.serve()
-            finally:
-                stop.set()
-                await asyncio.gather(*tasks)
+        if demo and jobs:
+            await _demo(gw, base)
+        # uvicorn stops serving on SIGINT or SIGTERM, then raises the signal again with
+        # the handler it found; Python's default for SIGTERM would kill the process
+        # before the jobs stop and the store closes. Found handlers that do nothing let
+        # the shutdown below run (exit status 0), as systemd and Kubernetes expect.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)
+        try:
+            await server.serve(sockets=[sock] if sock is not None else None)
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+            if jobs:
                 console.print("croupier stopped")
 
-    try:
-        run_async(main())
-    except CroupierError as error:
-        _fail(error)
+
+def _serve_workers(settings: Settings, *, demo: bool) -> int:
+    """Bind the port once, fork ``settings.workers`` server processes onto it (the kernel
+    spreads connections), forward SIGINT and SIGTERM to them, and wait. If one dies, the
+    others are stopped too and the exit status is non-zero, for the supervisor to restart
+    the whole (a partial fleet would look healthy)."""
+    sock = socket.create_server((settings.host, settings.port))
+    sock.set_inheritable(True)
+    children: list[int] = []
+    for index in range(settings.workers):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child; tested through a real process
+            os.setpgid(0, 0)  # Ctrl-C reaches the parent alone, which forwards it once
+            status = 0
+            try:
+                run_async(_serve(settings, demo=demo, sock=sock, jobs=index == 0))
+            except CroupierError as error:
+                err_console.print(f"worker {index}: {error.code}: {error.message}")
+                status = 1
+            except BaseException:  # noqa: BLE001 - a child must never return into the CLI
+                traceback.print_exc()
+                status = 1
+            finally:
+                sys.stdout.flush()
+                os._exit(status)
+        children.append(pid)
+    sock.close()
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            with suppress(ProcessLookupError):
+                os.kill(child, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    status = 0
+    while children:
+        pid, code = os.wait()
+        children.remove(pid)
+        if code != 0:
+            status = 1
+        if not stopping:  # a worker ended on its own: stop the rest
+            err_console.print(f"worker pid {pid} ended (wait status {code}); stopping all")
+            status = 1
+            stop()
+    return status
 
 
 async def _demo(gw: Gateway, base: str) -> None:

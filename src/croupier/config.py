@@ -36,6 +36,12 @@ class Settings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", description="address the API listens on")
     port: int = Field(default=8000, ge=1, le=65535, description="port the API listens on")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="server processes sharing the port (PostgreSQL only: SQLite has one writer)",
+    )
     signature_window_seconds: int = Field(
         default=30, ge=1, le=3600, description="accepted clock skew of a signed request, seconds"
     )

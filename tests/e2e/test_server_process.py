@@ -14,8 +14,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from croupier.adapters.db.migrate import upgrade
+from croupier.domain import signing
+from tests.conftest import truncate_postgres
 
 
 def _free_port() -> int:
@@ -75,3 +78,103 @@ def test_run_serves_the_demo_and_stops_cleanly_on_sigterm(tmp_path: Path) -> Non
     assert calls, err.read_text()
     assert calls[-1]["call"] == "bet"
     assert calls[-1]["correlation_id"]
+
+
+def _start(argv: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]:
+    with (tmp_path / "out.txt").open("wb") as out, (tmp_path / "err.txt").open("wb") as err:
+        return subprocess.Popen(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "croupier", "run", *argv],
+            stdout=out, stderr=err, env=env, cwd=tmp_path,
+        )  # fmt: skip
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if stat.rpartition(") ")[2].split()[1] == str(pid):
+                found.add(int(entry.name))
+    return found
+
+
+def _wait_for(condition: object, what: Path, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, what.read_text()
+        time.sleep(0.1)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.mark.postgres
+def test_workers_share_the_port_and_stop_together(tmp_path: Path, postgres_url: str) -> None:
+    """`--workers 2` on PostgreSQL: two server processes answer signed calls on one port;
+    SIGTERM to the parent stops both (exit 0); a worker that dies takes the rest down with a
+    non-zero status, for the supervisor to restart the whole."""
+    truncate_postgres(postgres_url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CROUPIER_")}
+    env["CROUPIER_DATABASE_URL"] = postgres_url
+    port = _free_port()
+    out, err = tmp_path / "out.txt", tmp_path / "err.txt"
+    server = _start(["--demo", "--workers", "2", "--port", str(port)], env, tmp_path)
+    try:
+        _wait_for(lambda: "croupier call demo bet" in out.read_text(), err)
+        assert len(_children(server.pid)) == 2
+        secret = re.search(r"secret (\S+)", out.read_text())
+        token = re.search(r'"token":"([^"]+)"', out.read_text())
+        assert secret is not None, out.read_text()
+        assert token is not None, out.read_text()
+        path = "/native/v1/demo/balance"
+        for i in range(20):  # a new connection each: the kernel spreads them over the workers
+            body = json.dumps({"player_id": "demo-player", "token": token.group(1)}).encode()
+            headers = signing.request_headers(
+                key_id="demo-key", secret=secret.group(1), path=path, body=body,
+                timestamp=int(time.time()), nonce=f"workers-nonce-{i:04d}",
+            )  # fmt: skip
+            reply = httpx.post(
+                f"http://127.0.0.1:{port}{path}", content=body,
+                headers={**headers, "content-type": "application/json"},
+            )  # fmt: skip
+            assert reply.status_code == 200, reply.text
+            assert reply.json()["balance"]["cash"] == "100.00"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=30)
+    assert code == 0, err.read_text()
+    assert "croupier stopped" in out.read_text()
+
+    port = _free_port()
+    server = _start(["--workers", "2", "--port", str(port)], env, tmp_path)
+    try:
+        _wait_for(lambda: _healthy(port) and len(_children(server.pid)) == 2, err)
+        os.kill(min(_children(server.pid)), signal.SIGKILL)
+        code = server.wait(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert code == 1, err.read_text()
+    assert "stopping all" in err.read_text()
+    assert not _children(server.pid)
+
+
+def test_workers_on_sqlite_are_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/croupier.db"
+    upgrade(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CROUPIER_")}
+    env["CROUPIER_DATABASE_URL"] = url
+    run = subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "croupier", "run", "--workers", "2", "--port", str(_free_port())],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False,
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert "CONFIGURATION_ERROR" in run.stderr
+    assert "SQLite has one writer" in run.stderr
