@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import iso4217
+import pycountry
 
 from croupier.adapters.db.gateway import SqlGatewayStore
+from croupier.adapters.db.operator import SqlOperatorStore
 from croupier.adapters.db.postgres import PostgresStore
 from croupier.adapters.db.runner import SqlRunner
 from croupier.adapters.db.sqlite import SqliteStore
@@ -18,12 +20,16 @@ from croupier.adapters.providers.native import NativeV1
 from croupier.adapters.redis_nonces import RedisNonceStore
 from croupier.api.app import ProviderFastPath, create_app
 from croupier.api.metrics import Metrics
+from croupier.api.operator import OperatorApi
 from croupier.config import Settings
 from croupier.domain.errors import ConfigurationError
 from croupier.domain.money import CurrencyTable
 from croupier.domain.wallet import BonusPolicy
+from croupier.services.catalogue import CatalogueService
 from croupier.services.gateway_ports import NonceStore
 from croupier.services.keys import KeyService
+from croupier.services.operator_keys import OperatorKeyService
+from croupier.services.players import PlayerService
 from croupier.services.ports import WalletStore
 from croupier.services.sessions import SessionService
 from croupier.services.wallet import WalletService
@@ -50,6 +56,16 @@ def iso_currencies() -> dict[str, int]:
     Funds and precious metals (XAU, XDR...) have no minor unit and are left out.
     """
     return {c.code: c.exponent for c in iso4217.Currency if c.exponent is not None}
+
+
+def iso_countries() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes, from the maintained pycountry package."""
+    return frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+def iso_subdivisions() -> frozenset[str]:
+    """ISO 3166-2 subdivision codes (CA-ON, GB-ENG, DE-BY...), from pycountry."""
+    return frozenset(s.code for s in pycountry.subdivisions)
 
 
 def currency_table(settings: Settings) -> CurrencyTable:
@@ -114,14 +130,26 @@ class Gateway:
     nonces: NonceStore
     native: NativeV1
     metrics: Metrics
+    operator_keys: OperatorKeyService
+    players: PlayerService
+    catalogue: CatalogueService
 
     def app(self) -> ProviderFastPath:
+        operator = OperatorApi(
+            keys=self.operator_keys,
+            players=self.players,
+            catalogue=self.catalogue,
+            wallet=self.wallet,
+            metrics=self.metrics,
+            max_body_bytes=self.settings.max_body_bytes,
+        )
         return create_app(
             [self.native],
             metrics=self.metrics,
             max_body_bytes=self.settings.max_body_bytes,
             access_log=self.settings.access_log,
             known_provider=self.keys.known,
+            routes=operator.routes(),
         )
 
 
@@ -142,8 +170,16 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
             currencies=wallet.currencies,
             window_seconds=settings.signature_window_seconds,
         )
+        operator_store = SqlOperatorStore(cast(SqlRunner, wallet.store))
+        players = PlayerService(
+            operator_store, wallet, countries=iso_countries(), subdivisions=iso_subdivisions()
+        )
         try:
-            yield Gateway(settings, wallet, keys, sessions, nonces, native, Metrics())
+            yield Gateway(
+                settings, wallet, keys, sessions, nonces, native, Metrics(),
+                OperatorKeyService(operator_store, clock=wallet.clock), players,
+                CatalogueService(operator_store, clock=wallet.clock),
+            )  # fmt: skip
         finally:
             if redis is not None:
                 await redis.close()

@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 import time
+import tomllib
 import traceback
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
@@ -29,11 +30,17 @@ from croupier.adapters.db.sqlite import sqlite_path
 from croupier.adapters.db.verify import house_balances, verify_ledger
 from croupier.api.logs import configure as configure_logging
 from croupier.api.openapi import openapi_document
+from croupier.api.operator import Renderer, parse_catalogue
 from croupier.bootstrap import Gateway, currency_table, gateway
 from croupier.bootstrap import run as run_async
 from croupier.config import Settings
 from croupier.domain import signing
-from croupier.domain.errors import ConfigurationError, CroupierError, all_error_types
+from croupier.domain.errors import (
+    ConfigurationError,
+    CroupierError,
+    InvalidRequest,
+    all_error_types,
+)
 from croupier.domain.money import format_decimal, parse_decimal
 from croupier.domain.sessions import GameSession
 from croupier.domain.wallet import (
@@ -52,6 +59,8 @@ from croupier.domain.wallet import (
 from croupier.jobs.holds import sweep_expired_holds
 from croupier.jobs.sessions import prune_nonces, sweep_sessions
 from croupier.services.gateway_ports import ProviderKey
+from croupier.services.operator_keys import SCOPES as OPERATOR_SCOPES
+from croupier.services.operator_ports import OperatorKey
 from croupier.services.wallet import WalletService
 
 T = TypeVar("T")
@@ -961,6 +970,138 @@ def call(
         console.print(response.text)
     if response.status_code >= 400 or not verified:
         raise typer.Exit(1)
+
+
+# -- operator API keys and the catalogue -----------------------------------------------------
+
+operator_keys_app = typer.Typer(
+    help="Operator API keys (Authorization: Bearer cok_...): add, list, revoke.",
+    no_args_is_help=True,
+)
+catalogue_app = typer.Typer(
+    help="The game catalogue: load a file (TOML or JSON), show it.", no_args_is_help=True
+)
+app.add_typer(operator_keys_app, name="operator-keys")
+app.add_typer(catalogue_app, name="catalogue")
+
+
+def _operator_key_row(key: OperatorKey) -> dict[str, str]:
+    return {
+        "key_id": key.key_id,
+        "scopes": " ".join(sorted(key.scopes)),
+        "label": key.label,
+        "status": key.status,
+        "created_at": key.created_at.isoformat(timespec="seconds"),
+        "revoked_at": key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
+    }
+
+
+@operator_keys_app.command("add")
+def operator_keys_add(
+    scope: Annotated[
+        list[str],
+        typer.Option(
+            "--scope",
+            help=f"Repeatable: {', '.join(OPERATOR_SCOPES)}, or all.",
+        ),
+    ],
+    label: Annotated[str, typer.Option(help="What the key is for (shown in listings).")] = "",
+    database_url: DbOption = None,
+) -> None:
+    """Create an operator API key; prints it once (only its hash is stored)."""
+
+    async def use(gw: Gateway) -> tuple[OperatorKey, str]:
+        return await gw.operator_keys.add(scope, label)
+
+    key, token = _with_gateway(database_url, use)
+    console.print_json(json.dumps(_operator_key_row(key) | {"key": token}))
+
+
+@operator_keys_app.command("list")
+def operator_keys_list(database_url: DbOption = None, json_out: JsonOption = False) -> None:
+    """List operator keys (never their secrets)."""
+
+    async def use(gw: Gateway) -> list[dict[str, str]]:
+        return [_operator_key_row(k) for k in await gw.operator_keys.list()]
+
+    rows = _with_gateway(database_url, use)
+    if json_out:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table(*(rows[0].keys() if rows else ["key_id"]), title="Operator keys")
+    for row in rows:
+        table.add_row(*row.values())
+    console.print(table)
+
+
+@operator_keys_app.command("revoke")
+def operator_keys_revoke(key_id: str, database_url: DbOption = None) -> None:
+    """Revoke an operator key: refused from its next request on."""
+
+    async def use(gw: Gateway) -> OperatorKey:
+        return await gw.operator_keys.revoke(key_id)
+
+    console.print_json(json.dumps(_operator_key_row(_with_gateway(database_url, use))))
+
+
+def read_catalogue_file(path: Path) -> Any:
+    """A catalogue document: TOML by its .toml suffix, else JSON."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequest(
+            f"{path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}"
+        ) from None
+
+
+@catalogue_app.command("load")
+def catalogue_load(
+    path: Path,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check the file; write nothing.")
+    ] = False,
+    database_url: DbOption = None,
+) -> None:
+    """Add or update every provider and game of a file, all or nothing (examples/catalogue.toml)."""
+    try:
+        providers, games = parse_catalogue(read_catalogue_file(path))
+    except CroupierError as error:
+        _fail(error)
+    if dry_run:
+        console.print(f"{path}: {len(providers)} providers, {len(games)} games; nothing written")
+        return
+
+    async def use(gw: Gateway) -> tuple[int, int]:
+        return await gw.catalogue.load(providers, games)
+
+    n_providers, n_games = _with_gateway(database_url, use)
+    console.print(f"loaded {n_providers} providers and {n_games} games from {path}")
+
+
+@catalogue_app.command("show")
+def catalogue_show(database_url: DbOption = None, json_out: JsonOption = False) -> None:
+    """The catalogue: providers and their games."""
+
+    async def use(gw: Gateway) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "providers": [Renderer.provider(p) for p in await gw.catalogue.providers()],
+            "games": [Renderer.game(g) for g in await gw.catalogue.games()],
+        }
+
+    doc = _with_gateway(database_url, use)
+    if json_out:
+        console.print_json(json.dumps(doc))
+        return
+    table = Table("provider", "game", "name", "category", "rtp", "enabled", "jurisdictions",
+                  title="Games")  # fmt: skip
+    for g in doc["games"]:
+        table.add_row(g["provider"], g["code"], g["name"], g["category"], g["rtp"],
+                      "yes" if g["enabled"] else "no", " ".join(g["jurisdictions"]))  # fmt: skip
+    console.print(table)
 
 
 @app.command()

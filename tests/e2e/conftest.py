@@ -17,12 +17,18 @@ import orjson
 import pytest
 
 from croupier.adapters.db.gateway import SqlGatewayStore
+from croupier.adapters.db.operator import SqlOperatorStore
 from croupier.adapters.providers.native import NativeV1
 from croupier.api.app import create_app
 from croupier.api.metrics import Metrics
+from croupier.api.operator import OperatorApi
+from croupier.bootstrap import iso_countries, iso_subdivisions
 from croupier.domain import signing
 from croupier.domain.wallet import Deposit
+from croupier.services.catalogue import CatalogueService
 from croupier.services.keys import KeyService
+from croupier.services.operator_keys import OperatorKeyService
+from croupier.services.players import PlayerService
 from croupier.services.ports import WalletStore
 from croupier.services.sessions import SessionService
 from croupier.services.wallet import WalletService
@@ -46,6 +52,32 @@ class Api:
     secret: str = ""
     provider: str = PROVIDER
     last_nonce: str = field(default="")
+    players: PlayerService | None = None
+    catalogue: CatalogueService | None = None
+    operator_keys: OperatorKeyService | None = None
+    operator_token: str = ""
+    """An operator key with every scope."""
+
+    async def op(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | bytes | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """An operator API call (``/operator/v1`` + ``path``) with the all-scopes key, or
+        ``token`` ("" sends no Authorization header)."""
+        sent: dict[str, str] = {}
+        key = self.operator_token if token is None else token
+        if key:
+            sent["authorization"] = f"Bearer {key}"
+        if body is not None:
+            sent["content-type"] = "application/json"
+        sent |= headers or {}
+        raw = body if isinstance(body, bytes) or body is None else orjson.dumps(body)
+        return await self.http.request(method, f"/operator/v1{path}", content=raw, headers=sent)
 
     async def post(
         self,
@@ -120,10 +152,26 @@ async def api(store: WalletStore, wallet: WalletService, clock: FakeClock) -> As
         currencies=wallet.currencies, window_seconds=30,
         wall_clock=lambda: clock().timestamp(),
     )  # fmt: skip
-    app = create_app([native], metrics=metrics, access_log=False, known_provider=keys.known)
+    operator_store = SqlOperatorStore(store)  # type: ignore[arg-type]
+    players = PlayerService(
+        operator_store, wallet, countries=iso_countries(), subdivisions=iso_subdivisions(),
+        clock=clock,
+    )  # fmt: skip
+    catalogue = CatalogueService(operator_store, clock=clock)
+    operator_keys = OperatorKeyService(operator_store, clock=clock)
+    operator = OperatorApi(
+        keys=operator_keys, players=players, catalogue=catalogue, wallet=wallet,
+        metrics=metrics, max_body_bytes=65536,
+    )  # fmt: skip
+    app = create_app(
+        [native], metrics=metrics, access_log=False, known_provider=keys.known,
+        routes=operator.routes(),
+    )  # fmt: skip
     key = await keys.add(PROVIDER, key_id="k1")
+    _, operator_token = await operator_keys.add(["all"], "tests")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://croupier.test") as http:
         yield Api(http=http, wallet=wallet, sessions=sessions, keys=keys,
                   gateway_store=gateway_store, metrics=metrics, clock=clock,
-                  key_id=key.key_id, secret=key.secret)  # fmt: skip
+                  key_id=key.key_id, secret=key.secret, players=players, catalogue=catalogue,
+                  operator_keys=operator_keys, operator_token=operator_token)  # fmt: skip

@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from croupier.adapters.providers.native import Reply
 from croupier.api.metrics import Metrics
@@ -176,6 +176,7 @@ def create_app(
     max_body_bytes: int = 65536,
     access_log: bool = True,
     known_provider: Any = None,
+    routes: Sequence[BaseRoute] = (),
 ) -> ProviderFastPath:
     """The API. ``known_provider(code) -> bool`` keeps unknown path segments out of metric
     labels (a caller can make up any provider name)."""
@@ -248,15 +249,15 @@ def create_app(
         assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
         correlation_id = correlation_id_of(request.headers.get(CORRELATION_HEADER))
         if exc.status_code == 405:
-            return error_response(
-                MethodNotAllowed("method not allowed; calls are POST"), correlation_id
-            )
+            allowed = "" if request.url.path.startswith("/operator/") else "; calls are POST"
+            return error_response(MethodNotAllowed(f"method not allowed{allowed}"), correlation_id)
         return error_response(RouteNotFound("no such endpoint"), correlation_id)
 
     routes = [
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        *routes,
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     # A redirect to the path without its trailing slash cannot help a signed call (the

@@ -48,6 +48,11 @@ Tree (code, HTTP status, retry class)::
     +-- IllegalTransition                          SESSION_TRANSITION_ILLEGAL 409 final
     +-- KeyNotFound                                KEY_NOT_FOUND           404 final
     +-- KeyStateError                              KEY_STATE               409 final
+    +-- OperatorKeyInvalid                         OPERATOR_KEY_INVALID    401 final
+    +-- ScopeNotGranted                            SCOPE_NOT_GRANTED       403 final
+    +-- PlayerCurrencyLocked                       PLAYER_CURRENCY_LOCKED  409 final
+    +-- ProviderNotFound                           PROVIDER_NOT_FOUND      404 final
+    +-- GameNotFound                               GAME_NOT_FOUND          404 final
     +-- StorageConflict                            STORAGE_CONFLICT        503 retryable
     +-- StorageUnavailable                         STORAGE_UNAVAILABLE     503 retryable
     +-- ConfigurationError                         CONFIGURATION_ERROR     500 fatal
@@ -374,6 +379,46 @@ class KeyStateError(CroupierError):
 
     code = "KEY_STATE"
     http_status = 409
+    retry_class = RetryClass.FINAL
+
+
+class OperatorKeyInvalid(CroupierError):
+    """The operator API key is missing, malformed, unknown or revoked; nothing was read."""
+
+    code = "OPERATOR_KEY_INVALID"
+    http_status = 401
+    retry_class = RetryClass.FINAL
+
+
+class ScopeNotGranted(CroupierError):
+    """The operator API key is valid but lacks the scope this call needs."""
+
+    code = "SCOPE_NOT_GRANTED"
+    http_status = 403
+    retry_class = RetryClass.FINAL
+
+
+class PlayerCurrencyLocked(CroupierError):
+    """The wallet's currency cannot change: it holds money, a pending hold or an open round."""
+
+    code = "PLAYER_CURRENCY_LOCKED"
+    http_status = 409
+    retry_class = RetryClass.FINAL
+
+
+class ProviderNotFound(CroupierError):
+    """No game provider with this code in the catalogue."""
+
+    code = "PROVIDER_NOT_FOUND"
+    http_status = 404
+    retry_class = RetryClass.FINAL
+
+
+class GameNotFound(CroupierError):
+    """No game with this code from this provider in the catalogue."""
+
+    code = "GAME_NOT_FOUND"
+    http_status = 404
     retry_class = RetryClass.FINAL
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 Row = tuple[Any, ...]
@@ -55,3 +55,10 @@ def as_datetime(value: datetime | str) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     return datetime.fromisoformat(value)
+
+
+def as_date(value: date | str | None) -> date | None:
+    """A DATE column: ``date`` on PostgreSQL, ISO text on SQLite."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -53,7 +55,27 @@ players = Table(
     Column("currency", String(10), ForeignKey("currencies.code"), nullable=False),
     Column("status", String(16), nullable=False, server_default="active"),
     Column("created_at", Ts, nullable=False),
+    # The operator's view of the player (operator API); a wallet opened by hand has none.
+    # Providers see only the opaque id above.
+    Column("brand", String(64), nullable=True),
+    Column("external_ref", String(128), nullable=True, comment="the operator's own player id"),
+    Column("country", String(2), nullable=True, comment="ISO 3166-1 alpha-2"),
+    Column("subdivision", String(8), nullable=True, comment="ISO 3166-2, e.g. CA-ON"),
+    Column("birth_date", Date, nullable=True),
+    Column("kyc_status", String(16), nullable=False, server_default="none"),
+    Column("updated_at", Ts, nullable=True),
     CheckConstraint("status IN ('active', 'blocked')", name="status_known"),
+    CheckConstraint(
+        "kyc_status IN ('none', 'pending', 'verified', 'rejected')", name="kyc_status_known"
+    ),
+    Index(
+        "uq_players_brand_external_ref",
+        "brand",
+        "external_ref",
+        unique=True,
+        sqlite_where=text("external_ref IS NOT NULL"),
+        postgresql_where=text("external_ref IS NOT NULL"),
+    ),
 )
 
 accounts = Table(
@@ -252,6 +274,48 @@ session_events = Table(
     Column("at", Ts, nullable=False),
     Index("ix_session_events_session_id", "session_id", "id"),
     comment="Append-only: triggers refuse UPDATE and DELETE.",
+)
+
+operator_keys = Table(
+    "operator_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("secret_hash", String(64), nullable=False, comment="SHA-256 of the secret, hex"),
+    Column("scopes", Text, nullable=False, comment="space-separated"),
+    Column("label", String(128), nullable=False, server_default=""),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Ts, nullable=False),
+    Column("revoked_at", Ts, nullable=True),
+    CheckConstraint("status IN ('active', 'revoked')", name="status_known"),
+    comment="Operator API keys; the secret itself is never stored.",
+)
+
+catalogue_providers = Table(
+    "catalogue_providers",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("launch_url", Text, nullable=False, comment="the provider's game launcher"),
+    Column("jurisdictions", Text, nullable=False, comment="JSON list of allowed codes; * all"),
+    Column("updated_at", Ts, nullable=False),
+)
+
+games = Table(
+    "games",
+    metadata,
+    Column("provider", String(64), ForeignKey("catalogue_providers.code"), primary_key=True),
+    Column("code", String(128), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("rtp_bp", Integer, nullable=False, comment="return to player, basis points"),
+    Column("enabled", Boolean, nullable=False),
+    Column("jurisdictions", Text, nullable=False, comment="JSON list of allowed codes; * all"),
+    Column("updated_at", Ts, nullable=False),
+    CheckConstraint(
+        "category IN ('slots', 'table', 'live', 'crash', 'other')", name="category_known"
+    ),
+    CheckConstraint("rtp_bp BETWEEN 0 AND 10000", name="rtp_range"),
 )
 
 APPEND_ONLY_TABLES = ("journal_entries", "postings", "session_events")

@@ -14,7 +14,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -306,7 +306,10 @@ class SqliteUnit:
 
     @staticmethod
     def _args(args: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(ts(a) if isinstance(a, datetime) else a for a in args)
+        return tuple(
+            ts(a) if isinstance(a, datetime) else a.isoformat() if isinstance(a, date) else a
+            for a in args
+        )
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         return self._conn.execute(to_sqlite(sql), self._args(args)).fetchall()

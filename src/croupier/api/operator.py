@@ -1,0 +1,525 @@
+"""The operator API (``/operator/v1``): players, cashier, catalogue and history, for the
+operator's own platform. Authenticated with operator API keys (``Authorization: Bearer
+cok_...``), each route needing one scope; JSON in and out, amounts as decimal strings.
+
+A cold path next to the provider calls: Starlette routes, msgspec for bodies. Every answer
+is JSON; every refusal is a typed error (code, HTTP status, retry class), never a bare 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+import msgspec
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from croupier.api.app import CORRELATION_HEADER, correlation_id_of, error_body, read_limited
+from croupier.api.metrics import Metrics
+from croupier.domain.catalogue import (
+    CatalogueProvider,
+    Game,
+    build_game,
+    build_provider,
+    format_rtp,
+)
+from croupier.domain.errors import CroupierError, InvalidRequest, UnsupportedMediaType
+from croupier.domain.money import CurrencyTable, format_decimal, parse_decimal
+from croupier.domain.players import KycStatus, PlayerProfile
+from croupier.domain.wallet import Balances, Deposit, WalletResult, Withdrawal
+from croupier.services import context as call_context
+from croupier.services.catalogue import CatalogueService
+from croupier.services.operator_keys import OperatorKeyService
+from croupier.services.operator_ports import RoundView, TxView
+from croupier.services.players import PlayerInput, PlayerService, PlayerUpdate
+from croupier.services.wallet import WalletService
+
+log = logging.getLogger("croupier.operator")
+
+PREFIX = "/operator/v1"
+S = TypeVar("S")
+
+
+# -- wire bodies ---------------------------------------------------------------------------
+
+
+class PlayerCreateBody(msgspec.Struct, forbid_unknown_fields=True):
+    brand: str
+    external_ref: str
+    currency: str
+    country: str | None = None
+    subdivision: str | None = None
+    birth_date: date | None = None
+    kyc_status: KycStatus = KycStatus.NONE
+
+
+class PlayerUpdateBody(msgspec.Struct, forbid_unknown_fields=True):
+    brand: str | None = None
+    country: str | None = None
+    subdivision: str | None = None
+    birth_date: date | None = None
+    kyc_status: KycStatus | None = None
+    currency: str | None = None
+
+
+class CashierBody(msgspec.Struct, forbid_unknown_fields=True):
+    reference: str
+    amount: str
+    currency: str
+
+
+class ProviderBody(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    launch_url: str
+    jurisdictions: list[str]
+    enabled: bool = True
+
+
+class GameBody(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    category: str
+    rtp: str
+    jurisdictions: list[str]
+    enabled: bool = True
+
+
+class EnabledBody(msgspec.Struct, forbid_unknown_fields=True):
+    enabled: bool
+
+
+class ProviderDoc(ProviderBody, forbid_unknown_fields=True):
+    code: str = ""
+
+
+class GameDoc(GameBody, forbid_unknown_fields=True):
+    provider: str = ""
+    code: str = ""
+
+
+class CatalogueDoc(msgspec.Struct, forbid_unknown_fields=True):
+    """A catalogue file (TOML or JSON): ``providers`` and ``games`` lists."""
+
+    providers: list[ProviderDoc] = []
+    games: list[GameDoc] = []
+
+
+def parse_catalogue(data: Any) -> tuple[list[CatalogueProvider], list[Game]]:
+    """A parsed catalogue document checked whole: every problem is reported with where it is
+    (``games[2].rtp``) before anything is written."""
+    try:
+        doc = msgspec.convert(data, CatalogueDoc, strict=True)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(f"catalogue: {exc}", problems=[str(exc)]) from None
+    problems: list[str] = []
+    providers: list[CatalogueProvider] = []
+    games: list[Game] = []
+    for i, p in enumerate(doc.providers):
+        try:
+            providers.append(provider_of(p.code, p))
+        except CroupierError as err:
+            problems.append(f"providers[{i}].{err.details.get('field', '')}: {err.message}")
+    for i, g in enumerate(doc.games):
+        try:
+            games.append(game_of(g.provider, g.code, g))
+        except CroupierError as err:
+            problems.append(f"games[{i}].{err.details.get('field', '')}: {err.message}")
+    for kind, codes in (
+        ("provider", [p.code for p in providers]),
+        ("game", [f"{g.provider}/{g.code}" for g in games]),
+    ):
+        problems += [
+            f"{kind} {c!r} appears twice" for c in sorted(set(codes)) if codes.count(c) > 1
+        ]
+    if problems:
+        raise InvalidRequest(
+            f"catalogue has {len(problems)} problem(s): {'; '.join(problems[:5])}",
+            problems=problems,
+        )
+    return providers, games
+
+
+def provider_of(code: str, body: ProviderBody) -> CatalogueProvider:
+    return build_provider(
+        code=code, name=body.name, launch_url=body.launch_url,
+        jurisdictions=body.jurisdictions, enabled=body.enabled,
+    )  # fmt: skip
+
+
+def game_of(provider: str, code: str, body: GameBody) -> Game:
+    return build_game(
+        provider=provider, code=code, name=body.name, category=body.category, rtp=body.rtp,
+        jurisdictions=body.jurisdictions, enabled=body.enabled,
+    )  # fmt: skip
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+
+def _ts(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
+
+
+class Renderer:
+    def __init__(self, currencies: CurrencyTable) -> None:
+        self.currencies = currencies
+
+    def amount(self, minor: int, currency: str) -> str:
+        return format_decimal(minor, self.currencies[currency])
+
+    def balances(self, b: Balances) -> dict[str, str]:
+        return {
+            "cash": self.amount(b.cash, b.currency),
+            "bonus": self.amount(b.bonus, b.currency),
+            "held": self.amount(b.held, b.currency),
+        }
+
+    def player(self, p: PlayerProfile, balances: Balances | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": p.id,
+            "brand": p.brand,
+            "external_ref": p.external_ref,
+            "currency": p.currency,
+            "status": p.status,
+            "country": p.country,
+            "subdivision": p.subdivision,
+            "birth_date": p.birth_date.isoformat() if p.birth_date else None,
+            "kyc_status": p.kyc_status.value,
+            "created_at": _ts(p.created_at),
+            "updated_at": _ts(p.updated_at),
+        }
+        if balances is not None:
+            out["balance"] = self.balances(balances)
+        return out
+
+    def result(self, r: WalletResult) -> dict[str, Any]:
+        return {
+            "transaction_id": str(r.transaction_id),
+            "reference": r.reference,
+            "kind": r.kind.value,
+            "replay": r.replay,
+            "currency": r.balances.currency,
+            "balance": self.balances(r.balances),
+        }
+
+    def tx(self, t: TxView) -> dict[str, Any]:
+        known = t.currency in self.currencies
+        return {
+            "id": str(t.id),
+            "scope": t.scope,
+            "reference": t.reference,
+            "kind": t.kind,
+            "status": t.status,
+            "player_id": t.player_id,
+            "round_id": t.round_ref,
+            "amount": self.amount(t.amount, t.currency) if known else str(t.amount),
+            "currency": t.currency,
+            "session_id": t.session_id,
+            "correlation_id": t.correlation_id,
+            "created_at": _ts(t.created_at),
+            "error": t.result if t.status == "refused" else None,
+        }
+
+    def round(self, r: RoundView) -> dict[str, Any]:
+        return {
+            "id": str(r.id),
+            "provider": r.scope.removeprefix("provider:"),
+            "round_id": r.round_ref,
+            "player_id": r.player_id,
+            "game_code": r.game_code,
+            "currency": r.currency,
+            "status": r.status,
+            "staked": self.amount(r.cash_staked + r.bonus_staked, r.currency),
+            "won": self.amount(r.win_total, r.currency),
+            "bets": r.bets_live,
+            "bets_rolled_back": r.bets_rolled_back,
+            "wins": r.win_count,
+            "opened_at": _ts(r.opened_at),
+            "closed_at": _ts(r.closed_at),
+        }
+
+    @staticmethod
+    def provider(p: CatalogueProvider) -> dict[str, Any]:
+        return {
+            "code": p.code,
+            "name": p.name,
+            "enabled": p.enabled,
+            "launch_url": p.launch_url,
+            "jurisdictions": list(p.jurisdictions),
+        }
+
+    @staticmethod
+    def game(g: Game) -> dict[str, Any]:
+        return {
+            "provider": g.provider,
+            "code": g.code,
+            "name": g.name,
+            "category": g.category.value,
+            "rtp": format_rtp(g.rtp_bp),
+            "enabled": g.enabled,
+            "jurisdictions": list(g.jurisdictions),
+        }
+
+
+# -- routes --------------------------------------------------------------------------------
+
+Handler = Callable[[Request], Awaitable[tuple[int, Any]]]
+
+
+class OperatorApi:
+    """The routes' handlers over the services; ``routes()`` for the app."""
+
+    def __init__(
+        self,
+        *,
+        keys: OperatorKeyService,
+        players: PlayerService,
+        catalogue: CatalogueService,
+        wallet: WalletService,
+        metrics: Metrics,
+        max_body_bytes: int,
+    ) -> None:
+        self.keys = keys
+        self.players = players
+        self.catalogue = catalogue
+        self.wallet = wallet
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+        self.render = Renderer(wallet.currencies)
+
+    def routes(self) -> list[BaseRoute]:
+        table: Sequence[tuple[str, str, str, Handler]] = [
+            ("POST", "/players", "players:write", self.create_player),
+            ("GET", "/players", "players:read", self.find_player),
+            ("GET", "/players/{player_id}", "players:read", self.get_player),
+            ("PATCH", "/players/{player_id}", "players:write", self.update_player),
+            ("POST", "/players/{player_id}/block", "players:write", self.block),
+            ("POST", "/players/{player_id}/unblock", "players:write", self.unblock),
+            ("POST", "/players/{player_id}/deposits", "cashier", self.deposit),
+            ("POST", "/players/{player_id}/withdrawals", "cashier", self.withdraw),
+            ("GET", "/players/{player_id}/transactions", "history:read", self.player_txs),
+            ("GET", "/players/{player_id}/rounds", "history:read", self.player_rounds),
+            ("GET", "/sessions/{session_id}/transactions", "history:read", self.session_txs),
+            ("GET", "/catalogue/providers", "catalogue:read", self.list_providers),
+            ("GET", "/catalogue/providers/{provider}", "catalogue:read", self.get_provider),
+            ("PUT", "/catalogue/providers/{provider}", "catalogue:write", self.put_provider),
+            ("PATCH", "/catalogue/providers/{provider}", "catalogue:write", self.patch_provider),
+            ("GET", "/catalogue/games", "catalogue:read", self.list_games),
+            ("GET", "/catalogue/games/{provider}/{game}", "catalogue:read", self.get_game),
+            ("PUT", "/catalogue/games/{provider}/{game}", "catalogue:write", self.put_game),
+            ("PATCH", "/catalogue/games/{provider}/{game}", "catalogue:write", self.patch_game),
+        ]
+        by_path: dict[str, list[tuple[str, Callable[[Request], Awaitable[Response]]]]] = {}
+        for method, route, scope, handler in table:
+            by_path.setdefault(route, []).append((method, self._endpoint(scope, handler)))
+        return [_route(PREFIX + route, handlers) for route, handlers in by_path.items()]
+
+    def _endpoint(self, scope: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
+            correlation_id = correlation_id_of(request.headers.get(CORRELATION_HEADER))
+            call_context.reset()
+            call_context.bind(correlation_id=correlation_id)
+            headers = {CORRELATION_HEADER: correlation_id}
+            try:
+                key = await self.keys.authenticate(request.headers.get("authorization"), scope)
+                status, payload = await handler(request)
+                body = orjson.dumps(payload)
+            except CroupierError as error:
+                status, body = error.http_status, error_body(error)
+            except Exception:  # a bug: a typed 500, logged and counted, never a stack trace
+                self.metrics.internal_errors.inc()
+                log.exception("unexpected error", extra={"path": request.url.path[:128]})
+                status = 500
+                body = error_body(CroupierError("unexpected error; the call may be sent again"))
+            else:
+                log.info(
+                    "operator call",
+                    extra={"path": request.url.path[:128], "status": status, "key": key.key_id},
+                )
+            return Response(body, status, headers, media_type="application/json")
+
+        return run
+
+    async def _body(self, request: Request, kind: type[S]) -> S:
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise UnsupportedMediaType("send Content-Type: application/json")
+        raw = await read_limited(
+            request.stream(), request.headers.get("content-length"), self.max_body_bytes
+        )
+        try:
+            return msgspec.json.decode(raw, type=kind, strict=True)
+        except msgspec.ValidationError as exc:
+            raise InvalidRequest(f"body does not match: {exc}") from None
+        except msgspec.DecodeError:
+            raise InvalidRequest("body is not JSON") from None
+
+    # -- players
+
+    async def _player_out(self, player: PlayerProfile) -> dict[str, Any]:
+        return self.render.player(player, await self.players.balances(player.id))
+
+    async def create_player(self, request: Request) -> tuple[int, Any]:
+        b = await self._body(request, PlayerCreateBody)
+        player, created = await self.players.create(
+            PlayerInput(
+                brand=b.brand, external_ref=b.external_ref, currency=b.currency,
+                country=b.country, subdivision=b.subdivision, birth_date=b.birth_date,
+                kyc_status=b.kyc_status,
+            )
+        )  # fmt: skip
+        return (201 if created else 200), await self._player_out(player)
+
+    async def find_player(self, request: Request) -> tuple[int, Any]:
+        q = request.query_params
+        return 200, await self._player_out(
+            await self.players.find(q.get("brand", ""), q.get("external_ref", ""))
+        )
+
+    async def get_player(self, request: Request) -> tuple[int, Any]:
+        return 200, await self._player_out(await self.players.get(_path(request, "player_id")))
+
+    async def update_player(self, request: Request) -> tuple[int, Any]:
+        b = await self._body(request, PlayerUpdateBody)
+        player = await self.players.update(
+            _path(request, "player_id"),
+            PlayerUpdate(
+                brand=b.brand, country=b.country, subdivision=b.subdivision,
+                birth_date=b.birth_date, kyc_status=b.kyc_status, currency=b.currency,
+            ),
+        )  # fmt: skip
+        return 200, await self._player_out(player)
+
+    async def block(self, request: Request) -> tuple[int, Any]:
+        player = await self.players.set_blocked(_path(request, "player_id"), blocked=True)
+        return 200, await self._player_out(player)
+
+    async def unblock(self, request: Request) -> tuple[int, Any]:
+        player = await self.players.set_blocked(_path(request, "player_id"), blocked=False)
+        return 200, await self._player_out(player)
+
+    # -- cashier
+
+    async def _cashier_command(self, request: Request) -> tuple[str, int, CashierBody]:
+        player_id = _path(request, "player_id")
+        b = await self._body(request, CashierBody)
+        amount = parse_decimal(b.amount, self.wallet.currencies.get_currency(b.currency))
+        await self.players.get(player_id)
+        return player_id, amount, b
+
+    async def deposit(self, request: Request) -> tuple[int, Any]:
+        player_id, amount, b = await self._cashier_command(request)
+        result = await self.wallet.deposit(
+            Deposit(player_id=player_id, amount=amount, currency=b.currency,
+                    cashier_ref=b.reference)
+        )  # fmt: skip
+        return (200 if result.replay else 201), self.render.result(result)
+
+    async def withdraw(self, request: Request) -> tuple[int, Any]:
+        player_id, amount, b = await self._cashier_command(request)
+        result = await self.wallet.withdraw(
+            Withdrawal(player_id=player_id, amount=amount, currency=b.currency,
+                       cashier_ref=b.reference)
+        )  # fmt: skip
+        return (200 if result.replay else 201), self.render.result(result)
+
+    # -- history
+
+    async def player_txs(self, request: Request) -> tuple[int, Any]:
+        before, limit = _page(request)
+        rows = await self.players.transactions(
+            _path(request, "player_id"), before=before, limit=limit
+        )
+        return 200, _paged([self.render.tx(t) for t in rows], rows, limit)
+
+    async def player_rounds(self, request: Request) -> tuple[int, Any]:
+        before, limit = _page(request)
+        rows = await self.players.rounds(_path(request, "player_id"), before=before, limit=limit)
+        return 200, _paged([self.render.round(r) for r in rows], rows, limit)
+
+    async def session_txs(self, request: Request) -> tuple[int, Any]:
+        before, limit = _page(request)
+        rows = await self.players.session_transactions(
+            _path(request, "session_id"), before=before, limit=limit
+        )
+        return 200, _paged([self.render.tx(t) for t in rows], rows, limit)
+
+    # -- catalogue
+
+    async def list_providers(self, _: Request) -> tuple[int, Any]:
+        return 200, {"items": [self.render.provider(p) for p in await self.catalogue.providers()]}
+
+    async def get_provider(self, request: Request) -> tuple[int, Any]:
+        return 200, self.render.provider(await self.catalogue.provider(_path(request, "provider")))
+
+    async def put_provider(self, request: Request) -> tuple[int, Any]:
+        b = await self._body(request, ProviderBody)
+        saved = await self.catalogue.put_provider(provider_of(_path(request, "provider"), b))
+        return 200, self.render.provider(saved)
+
+    async def patch_provider(self, request: Request) -> tuple[int, Any]:
+        b = await self._body(request, EnabledBody)
+        saved = await self.catalogue.set_provider_enabled(
+            _path(request, "provider"), enabled=b.enabled
+        )
+        return 200, self.render.provider(saved)
+
+    async def list_games(self, request: Request) -> tuple[int, Any]:
+        games = await self.catalogue.games(request.query_params.get("provider"))
+        return 200, {"items": [self.render.game(g) for g in games]}
+
+    async def get_game(self, request: Request) -> tuple[int, Any]:
+        game = await self.catalogue.game(_path(request, "provider"), _path(request, "game"))
+        return 200, self.render.game(game)
+
+    async def put_game(self, request: Request) -> tuple[int, Any]:
+        b = await self._body(request, GameBody)
+        saved = await self.catalogue.put_game(
+            game_of(_path(request, "provider"), _path(request, "game"), b)
+        )
+        return 200, self.render.game(saved)
+
+    async def patch_game(self, request: Request) -> tuple[int, Any]:
+        b = await self._body(request, EnabledBody)
+        saved = await self.catalogue.set_game_enabled(
+            _path(request, "provider"), _path(request, "game"), enabled=b.enabled
+        )
+        return 200, self.render.game(saved)
+
+
+def _path(request: Request, name: str) -> str:
+    value: str = request.path_params[name]
+    return value
+
+
+def _page(request: Request) -> tuple[int | None, int]:
+    """``before`` (an id; newest first when absent) and ``limit`` (default 50)."""
+    out: dict[str, int | None] = {"before": None, "limit": 50}
+    for name in out:
+        value = request.query_params.get(name)
+        if value is not None:
+            if not (value.isascii() and value.isdigit() and len(value) <= 18):
+                raise InvalidRequest(f"{name} must be a whole number", field=name)
+            out[name] = int(value)
+    return out["before"], out["limit"] or 0
+
+
+def _route(
+    path: str, handlers: list[tuple[str, Callable[[Request], Awaitable[Response]]]]
+) -> Route:
+    """One route per path, dispatching on the method (Starlette answers 405 for others)."""
+    dispatch = dict(handlers)
+
+    async def by_method(request: Request) -> Response:
+        return await dispatch[request.method](request)
+
+    return Route(path, by_method, methods=list(dispatch))
+
+
+def _paged(items: list[Any], rows: Sequence[TxView | RoundView], limit: int) -> dict[str, Any]:
+    """A page, newest first; ``next_before`` fetches the next (older) one, null at the end."""
+    more = len(rows) == limit
+    return {"items": items, "next_before": str(rows[-1].id) if more and rows else None}

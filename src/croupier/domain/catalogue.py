@@ -1,0 +1,144 @@
+"""The game catalogue: providers and their games, with where each may be offered.
+
+A jurisdiction list holds ISO codes (``GB``, ``DE``, ``CA-ON``) or ``*`` for everywhere. A
+player may play a game when the game and its provider are both enabled and both allow one of
+the player's jurisdictions (``CA-ON`` or ``CA`` for a player in Ontario).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from croupier.domain.errors import InvalidRequest
+
+EVERYWHERE = "*"
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}")
+_JURISDICTION = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,3})?")
+_RTP = re.compile(r"(\d{1,3})(?:\.(\d{1,2}))?")
+
+
+class GameCategory(enum.StrEnum):
+    SLOTS = "slots"
+    TABLE = "table"
+    LIVE = "live"
+    CRASH = "crash"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueProvider:
+    code: str
+    name: str
+    enabled: bool
+    launch_url: str
+    jurisdictions: tuple[str, ...]
+
+    def allows(self, jurisdictions: Sequence[str]) -> bool:
+        return allows(self.jurisdictions, jurisdictions)
+
+
+@dataclass(frozen=True, slots=True)
+class Game:
+    provider: str
+    code: str
+    name: str
+    category: GameCategory
+    rtp_bp: int
+    """Return to player in basis points: 9650 is 96.50%."""
+    enabled: bool
+    jurisdictions: tuple[str, ...]
+
+    def allows(self, jurisdictions: Sequence[str]) -> bool:
+        return allows(self.jurisdictions, jurisdictions)
+
+
+def allows(allowed: Sequence[str], jurisdictions: Sequence[str]) -> bool:
+    return EVERYWHERE in allowed or any(j in allowed for j in jurisdictions)
+
+
+def check_code(field: str, value: str) -> str:
+    if not _CODE.fullmatch(value):
+        raise InvalidRequest(
+            f"{field} is 1 to 128 of letters, digits, '_', '.', ':' and '-'", field=field
+        )
+    return value
+
+
+def check_jurisdictions(values: Iterable[str]) -> tuple[str, ...]:
+    out = tuple(dict.fromkeys(values))
+    for value in out:
+        if value != EVERYWHERE and not _JURISDICTION.fullmatch(value):
+            raise InvalidRequest(
+                f"jurisdiction {value!r} is not an ISO 3166 code (GB, CA-ON) or '*'",
+                field="jurisdictions",
+            )
+    return out
+
+
+def parse_rtp(text: str) -> int:
+    """``"96.50"`` -> 9650 basis points; at most two decimals, at most 100%. A string: a
+    float would round."""
+    match = _RTP.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise InvalidRequest(
+            f'rtp must be a decimal string with at most two decimals, e.g. "96.50": {text!r}',
+            field="rtp",
+        )
+    whole, frac = match.group(1), (match.group(2) or "").ljust(2, "0")
+    bp = int(whole) * 100 + int(frac)
+    if bp > 10_000:
+        raise InvalidRequest(f"rtp {text!r} is above 100", field="rtp")
+    return bp
+
+
+def format_rtp(bp: int) -> str:
+    return f"{bp // 100}.{bp % 100:02d}"
+
+
+def build_provider(
+    *, code: str, name: str, launch_url: str, jurisdictions: Iterable[str], enabled: bool
+) -> CatalogueProvider:
+    if not launch_url.startswith(("https://", "http://")) or len(launch_url) > 2048:
+        raise InvalidRequest("launch_url must be an http(s) URL", field="launch_url")
+    if not 1 <= len(name) <= 128:
+        raise InvalidRequest("name is 1 to 128 characters", field="name")
+    return CatalogueProvider(
+        code=check_code("code", code),
+        name=name,
+        enabled=enabled,
+        launch_url=launch_url,
+        jurisdictions=check_jurisdictions(jurisdictions),
+    )
+
+
+def build_game(
+    *,
+    provider: str,
+    code: str,
+    name: str,
+    category: str,
+    rtp: str,
+    jurisdictions: Iterable[str],
+    enabled: bool,
+) -> Game:
+    try:
+        kind = GameCategory(category)
+    except ValueError:
+        raise InvalidRequest(
+            f"category must be one of {', '.join(c.value for c in GameCategory)}",
+            field="category",
+        ) from None
+    if not 1 <= len(name) <= 256:
+        raise InvalidRequest("name is 1 to 256 characters", field="name")
+    return Game(
+        provider=check_code("provider", provider),
+        code=check_code("code", code),
+        name=name,
+        category=kind,
+        rtp_bp=parse_rtp(rtp),
+        enabled=enabled,
+        jurisdictions=check_jurisdictions(jurisdictions),
+    )
