@@ -18,6 +18,7 @@ from croupier.adapters.db.runner import SqlRunner
 from croupier.adapters.db.sqlite import SqliteStore
 from croupier.adapters.providers.native import NativeV1
 from croupier.adapters.redis_nonces import RedisNonceStore
+from croupier.adapters.rule_packs import load_rule_packs
 from croupier.api.app import ProviderFastPath, create_app
 from croupier.api.metrics import Metrics
 from croupier.api.operator import OperatorApi
@@ -28,9 +29,11 @@ from croupier.domain.wallet import BonusPolicy
 from croupier.services.catalogue import CatalogueService
 from croupier.services.gateway_ports import NonceStore
 from croupier.services.keys import KeyService
+from croupier.services.launch import LaunchService
 from croupier.services.operator_keys import OperatorKeyService
 from croupier.services.players import PlayerService
 from croupier.services.ports import WalletStore
+from croupier.services.protection import ProtectionService
 from croupier.services.sessions import SessionService
 from croupier.services.wallet import WalletService
 
@@ -133,6 +136,8 @@ class Gateway:
     operator_keys: OperatorKeyService
     players: PlayerService
     catalogue: CatalogueService
+    protection: ProtectionService
+    launcher: LaunchService
 
     def app(self) -> ProviderFastPath:
         operator = OperatorApi(
@@ -140,6 +145,8 @@ class Gateway:
             players=self.players,
             catalogue=self.catalogue,
             wallet=self.wallet,
+            launcher=self.launcher,
+            protection=self.protection,
             metrics=self.metrics,
             max_body_bytes=self.settings.max_body_bytes,
         )
@@ -174,11 +181,18 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
         players = PlayerService(
             operator_store, wallet, countries=iso_countries(), subdivisions=iso_subdivisions()
         )
+        catalogue = CatalogueService(operator_store, clock=wallet.clock)
+        protection = ProtectionService(operator_store, sessions, clock=wallet.clock)
+        launcher = LaunchService(
+            players=players, catalogue=catalogue, sessions=sessions, keys=keys,
+            protection=protection, packs=load_rule_packs(wallet.currencies, settings.rules_dir),
+            clock=wallet.clock, url_seconds=settings.launch_url_seconds,
+        )  # fmt: skip
         try:
             yield Gateway(
                 settings, wallet, keys, sessions, nonces, native, Metrics(),
-                OperatorKeyService(operator_store, clock=wallet.clock), players,
-                CatalogueService(operator_store, clock=wallet.clock),
+                OperatorKeyService(operator_store, clock=wallet.clock), players, catalogue,
+                protection, launcher,
             )  # fmt: skip
         finally:
             if redis is not None:

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     session_sweep_seconds: float = Field(
         default=30.0, gt=0, description="how often `croupier run` closes and settles sessions"
     )
+    rules_dir: str | None = Field(
+        default=None,
+        description="a directory of jurisdiction rule packs (*.toml) added to the shipped ones",
+    )
+    launch_url_seconds: int = Field(
+        default=120, ge=10, le=3600, description="lifetime of a signed launch URL"
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     access_log: bool = Field(default=True, description="one JSON log line per API request")
 

@@ -19,6 +19,7 @@ import pytest
 from croupier.adapters.db.gateway import SqlGatewayStore
 from croupier.adapters.db.operator import SqlOperatorStore
 from croupier.adapters.providers.native import NativeV1
+from croupier.adapters.rule_packs import load_rule_packs
 from croupier.api.app import create_app
 from croupier.api.metrics import Metrics
 from croupier.api.operator import OperatorApi
@@ -27,9 +28,11 @@ from croupier.domain import signing
 from croupier.domain.wallet import Deposit
 from croupier.services.catalogue import CatalogueService
 from croupier.services.keys import KeyService
+from croupier.services.launch import LaunchService
 from croupier.services.operator_keys import OperatorKeyService
 from croupier.services.players import PlayerService
 from croupier.services.ports import WalletStore
+from croupier.services.protection import ProtectionService
 from croupier.services.sessions import SessionService
 from croupier.services.wallet import WalletService
 from tests.conftest import FakeClock
@@ -55,6 +58,8 @@ class Api:
     players: PlayerService | None = None
     catalogue: CatalogueService | None = None
     operator_keys: OperatorKeyService | None = None
+    launcher: LaunchService | None = None
+    protection: ProtectionService | None = None
     operator_token: str = ""
     """An operator key with every scope."""
 
@@ -159,9 +164,14 @@ async def api(store: WalletStore, wallet: WalletService, clock: FakeClock) -> As
     )  # fmt: skip
     catalogue = CatalogueService(operator_store, clock=clock)
     operator_keys = OperatorKeyService(operator_store, clock=clock)
+    protection = ProtectionService(operator_store, sessions, clock=clock)
+    launcher = LaunchService(
+        players=players, catalogue=catalogue, sessions=sessions, keys=keys,
+        protection=protection, packs=load_rule_packs(wallet.currencies), clock=clock,
+    )  # fmt: skip
     operator = OperatorApi(
         keys=operator_keys, players=players, catalogue=catalogue, wallet=wallet,
-        metrics=metrics, max_body_bytes=65536,
+        launcher=launcher, protection=protection, metrics=metrics, max_body_bytes=65536,
     )  # fmt: skip
     app = create_app(
         [native], metrics=metrics, access_log=False, known_provider=keys.known,
@@ -174,4 +184,5 @@ async def api(store: WalletStore, wallet: WalletService, clock: FakeClock) -> As
         yield Api(http=http, wallet=wallet, sessions=sessions, keys=keys,
                   gateway_store=gateway_store, metrics=metrics, clock=clock,
                   key_id=key.key_id, secret=key.secret, players=players, catalogue=catalogue,
-                  operator_keys=operator_keys, operator_token=operator_token)  # fmt: skip
+                  operator_keys=operator_keys, launcher=launcher, protection=protection,
+                  operator_token=operator_token)  # fmt: skip

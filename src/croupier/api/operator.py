@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 import orjson
@@ -34,9 +34,11 @@ from croupier.domain.players import KycStatus, PlayerProfile
 from croupier.domain.wallet import Balances, Deposit, WalletResult, Withdrawal
 from croupier.services import context as call_context
 from croupier.services.catalogue import CatalogueService
+from croupier.services.launch import Launch, LaunchService
 from croupier.services.operator_keys import OperatorKeyService
-from croupier.services.operator_ports import RoundView, TxView
+from croupier.services.operator_ports import Exclusion, RoundView, TxView
 from croupier.services.players import PlayerInput, PlayerService, PlayerUpdate
+from croupier.services.protection import ProtectionService
 from croupier.services.wallet import WalletService
 
 log = logging.getLogger("croupier.operator")
@@ -90,6 +92,20 @@ class GameBody(msgspec.Struct, forbid_unknown_fields=True):
 
 class EnabledBody(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool
+
+
+class LaunchBody(msgspec.Struct, forbid_unknown_fields=True):
+    provider: str
+    game: str
+    mode: Literal["real", "demo"] = "real"
+    player_id: str | None = None
+    language: str = "en"
+
+
+class ExclusionBody(msgspec.Struct, forbid_unknown_fields=True):
+    kind: Literal["cool_off", "self_exclusion"]
+    days: int | None = None
+    reason: str = ""
 
 
 class ProviderDoc(ProviderBody, forbid_unknown_fields=True):
@@ -242,6 +258,42 @@ class Renderer:
             "closed_at": _ts(r.closed_at),
         }
 
+    def launch(self, launch: Launch, currency: str | None) -> dict[str, Any]:
+        rules = launch.rules
+        return {
+            "mode": launch.mode,
+            "url": launch.url,
+            "expires_at": _ts(launch.expires_at),
+            "session_id": launch.session_id,
+            "token": launch.token,
+            "token_expires_at": _ts(launch.token_expires_at),
+            "rules": None
+            if rules is None
+            else {
+                "jurisdiction": rules.jurisdiction,
+                "stake_cap": self.amount(rules.stake_cap, currency)
+                if rules.stake_cap is not None and currency
+                else None,
+                "stake_cap_rule": rules.stake_cap_rule,
+                "min_round_seconds": f"{rules.min_round_ms / 1000:g}"
+                if rules.min_round_ms is not None
+                else None,
+                "min_round_rule": rules.min_round_rule,
+                "autoplay": rules.autoplay,
+            },
+        }
+
+    @staticmethod
+    def exclusion(e: Exclusion) -> dict[str, Any]:
+        return {
+            "kind": e.kind,
+            "starts_at": _ts(e.starts_at),
+            "ends_at": _ts(e.ends_at),
+            "indefinite": e.ends_at is None,
+            "actor": e.actor,
+            "reason": e.reason,
+        }
+
     @staticmethod
     def provider(p: CatalogueProvider) -> dict[str, Any]:
         return {
@@ -280,9 +332,13 @@ class OperatorApi:
         players: PlayerService,
         catalogue: CatalogueService,
         wallet: WalletService,
+        launcher: LaunchService,
+        protection: ProtectionService,
         metrics: Metrics,
         max_body_bytes: int,
     ) -> None:
+        self.launcher = launcher
+        self.protection = protection
         self.keys = keys
         self.players = players
         self.catalogue = catalogue
@@ -303,6 +359,9 @@ class OperatorApi:
             ("POST", "/players/{player_id}/withdrawals", "cashier", self.withdraw),
             ("GET", "/players/{player_id}/transactions", "history:read", self.player_txs),
             ("GET", "/players/{player_id}/rounds", "history:read", self.player_rounds),
+            ("POST", "/players/{player_id}/exclusions", "protection", self.exclude),
+            ("GET", "/players/{player_id}/exclusions", "players:read", self.exclusions),
+            ("POST", "/launch", "launch", self.launch),
             ("GET", "/sessions/{session_id}/transactions", "history:read", self.session_txs),
             ("GET", "/catalogue/providers", "catalogue:read", self.list_providers),
             ("GET", "/catalogue/providers/{provider}", "catalogue:read", self.get_provider),
@@ -326,6 +385,7 @@ class OperatorApi:
             headers = {CORRELATION_HEADER: correlation_id}
             try:
                 key = await self.keys.authenticate(request.headers.get("authorization"), scope)
+                request.state.actor = f"operator:{key.key_id}"
                 status, payload = await handler(request)
                 body = orjson.dumps(payload)
             except CroupierError as error:
@@ -425,6 +485,34 @@ class OperatorApi:
                        cashier_ref=b.reference)
         )  # fmt: skip
         return (200 if result.replay else 201), self.render.result(result)
+
+    # -- launch and protection
+
+    async def launch(self, request: Request) -> tuple[int, Any]:
+        b = await self._body(request, LaunchBody)
+        launch = await self.launcher.launch(
+            player_id=b.player_id, provider=b.provider, game_code=b.game,
+            demo=b.mode == "demo", language=b.language, actor=request.state.actor,
+        )  # fmt: skip
+        currency = (await self.players.get(b.player_id)).currency if b.player_id else None
+        return 201, self.render.launch(launch, currency)
+
+    async def exclude(self, request: Request) -> tuple[int, Any]:
+        player = await self.players.get(_path(request, "player_id"))
+        b = await self._body(request, ExclusionBody)
+        exclusion = await self.protection.exclude(
+            player.id, b.kind, days=b.days, actor=request.state.actor, reason=b.reason
+        )
+        return 201, self.render.exclusion(exclusion)
+
+    async def exclusions(self, request: Request) -> tuple[int, Any]:
+        player = await self.players.get(_path(request, "player_id"))
+        history = await self.protection.history(player.id)
+        current = await self.protection.current(player.id)
+        return 200, {
+            "current": self.render.exclusion(current) if current else None,
+            "items": [self.render.exclusion(e) for e in history],
+        }
 
     # -- history
 

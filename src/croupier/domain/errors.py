@@ -53,6 +53,15 @@ Tree (code, HTTP status, retry class)::
     +-- PlayerCurrencyLocked                       PLAYER_CURRENCY_LOCKED  409 final
     +-- ProviderNotFound                           PROVIDER_NOT_FOUND      404 final
     +-- GameNotFound                               GAME_NOT_FOUND          404 final
+    +-- LaunchRefused                              LAUNCH_REFUSED          403 final
+    |   +-- KycRequired                            KYC_REQUIRED            403 final
+    |   +-- UnderAge                               UNDER_AGE               403 fatal
+    |   +-- JurisdictionRefused                    JURISDICTION_REFUSED    403 final
+    |   +-- GameUnavailable                        GAME_UNAVAILABLE        403 final
+    +-- StakeCapExceeded                           STAKE_CAP_EXCEEDED      403 final
+    +-- PlayerExcluded                             PLAYER_EXCLUDED         403 fatal
+    |   +-- SelfExcluded                           SELF_EXCLUDED           403 fatal
+    |   +-- CoolingOff                             COOLING_OFF             403 final
     +-- StorageConflict                            STORAGE_CONFLICT        503 retryable
     +-- StorageUnavailable                         STORAGE_UNAVAILABLE     503 retryable
     +-- ConfigurationError                         CONFIGURATION_ERROR     500 fatal
@@ -419,6 +428,70 @@ class GameNotFound(CroupierError):
 
     code = "GAME_NOT_FOUND"
     http_status = 404
+    retry_class = RetryClass.FINAL
+
+
+class LaunchRefused(CroupierError):
+    """A game launch refused by a rule; ``details.rule`` names it (``GB.min_age``)."""
+
+    code = "LAUNCH_REFUSED"
+    http_status = 403
+    retry_class = RetryClass.FINAL
+
+
+class KycRequired(LaunchRefused):
+    """The player's jurisdiction requires verified identity (KYC) before play."""
+
+    code = "KYC_REQUIRED"
+
+
+class UnderAge(LaunchRefused):
+    """The player is under the jurisdiction's minimum age, or has no birth date on file."""
+
+    code = "UNDER_AGE"
+    retry_class = RetryClass.FATAL
+
+
+class JurisdictionRefused(LaunchRefused):
+    """The game may not be offered where the player is (no rule pack, not allowed by the
+    provider, the game or the pack, or a stake cap in a currency the wallet is not in)."""
+
+    code = "JURISDICTION_REFUSED"
+
+
+class GameUnavailable(LaunchRefused):
+    """The game or its provider is disabled in the catalogue."""
+
+    code = "GAME_UNAVAILABLE"
+
+
+class StakeCapExceeded(CroupierError):
+    """A bet over the stake cap the jurisdiction sets for this game and player; stored, so a
+    resend answers the same."""
+
+    code = "STAKE_CAP_EXCEEDED"
+    http_status = 403
+    retry_class = RetryClass.FINAL
+
+
+class PlayerExcluded(CroupierError):
+    """The player is excluded from play for now; wins and rollbacks still settle."""
+
+    code = "PLAYER_EXCLUDED"
+    http_status = 403
+    retry_class = RetryClass.FATAL
+
+
+class SelfExcluded(PlayerExcluded):
+    """The player self-excluded (for a period or indefinitely)."""
+
+    code = "SELF_EXCLUDED"
+
+
+class CoolingOff(PlayerExcluded):
+    """The player is in a cool-off period."""
+
+    code = "COOLING_OFF"
     retry_class = RetryClass.FINAL
 
 

@@ -90,6 +90,12 @@ class GameSession:
     created_at: datetime
     updated_at: datetime
     version: int
+    jurisdiction: str | None = None
+    """Whose rules the launch applied (``GB``); None for a session opened without a launch."""
+    stake_cap: int | None = None
+    """The largest stake a bet of this session may take, in minor units (launch decides)."""
+    stake_cap_rule: str | None = None
+    """The rule that set it (``GB.stake_caps``), named in a refusal."""
 
 
 @dataclass(frozen=True, slots=True)

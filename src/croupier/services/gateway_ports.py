@@ -75,6 +75,9 @@ class SessionStore(Protocol):
     ) -> Sequence[GameSession]:
         """Sessions in one of ``states`` whose newest token expired before the given time."""
 
+    async def live_sessions(self, player_id: str) -> Sequence[GameSession]:
+        """The player's sessions that still take bets (created, launched, active)."""
+
     async def settleable_sessions(self, limit: int) -> Sequence[GameSession]:
         """Sessions in ``pending_settlement`` none of whose rounds is still open."""
 

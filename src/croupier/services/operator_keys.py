@@ -26,6 +26,7 @@ SCOPES = {
     "catalogue:read": "read providers and games",
     "catalogue:write": "add and change providers and games, enable and disable them",
     "launch": "launch games for players (and in demo mode)",
+    "protection": "start cool-offs and self-exclusions",
     "history:read": "read transaction, round and session history",
 }
 """Every scope an operator key may hold, and what it allows."""

@@ -84,6 +84,22 @@ class RoundView:
     closed_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    player_id: str
+    kind: str
+    """``cool_off`` or ``self_exclusion``."""
+    starts_at: datetime
+    ends_at: datetime | None
+    """None: indefinite."""
+    actor: str
+    reason: str
+    created_at: datetime
+
+    def active(self, now: datetime) -> bool:
+        return self.starts_at <= now and (self.ends_at is None or now < self.ends_at)
+
+
 class OperatorStore(Protocol):
     # -- operator API keys
     async def insert_operator_key(self, key: OperatorKey, secret_hash: str) -> bool: ...
@@ -114,6 +130,12 @@ class OperatorStore(Protocol):
     async def change_currency(self, player_id: str, currency: str, now: datetime) -> str:
         """``"ok"``, ``"missing"`` (no player) or ``"locked"`` (the wallet was used: it
         has postings or holds), decided with the wallet's rows locked."""
+
+    # -- player protection
+    async def insert_exclusion(self, exclusion: Exclusion) -> None: ...
+
+    async def exclusions(self, player_id: str) -> Sequence[Exclusion]:
+        """Every exclusion of the player, oldest first."""
 
     # -- catalogue
     async def upsert_catalogue(

@@ -21,9 +21,11 @@ from croupier.domain.errors import (
     IllegalTransition,
     SessionClosed,
     SessionNotFound,
+    StakeCapExceeded,
     TokenExpired,
     TokenInvalid,
 )
+from croupier.domain.jurisdictions import BetRules
 from croupier.domain.sessions import (
     GameSession,
     SessionEvent,
@@ -72,8 +74,10 @@ class MoneyCallGuard:
         game_code: str | None,
         *,
         bet: bool,
+        stake: int | None = None,
     ) -> None:
         self.token_hash = token_hash(checked_token(token))
+        self._stake = stake
         self._service = service
         self._provider = provider
         self.player_id = player_id
@@ -103,6 +107,13 @@ class MoneyCallGuard:
             if not session.state.takes_bets:
                 raise SessionClosed(f"session {session.id!r} is {session.state}; no more bets",
                                     state=session.state.value)  # fmt: skip
+            cap = session.stake_cap
+            if cap is not None and self._stake is not None and self._stake > cap:
+                raise StakeCapExceeded(
+                    f"a stake of {self._stake} is over this session's cap of {cap} "
+                    f"({session.stake_cap_rule})",
+                    rule=session.stake_cap_rule, stake_cap=cap,
+                )  # fmt: skip
         self.session = session
         call_context.bind(session_id=session.id)  # stored with the transaction
 
@@ -152,9 +163,16 @@ class SessionService:
     # -- opening and tokens -------------------------------------------------------------
 
     async def open(
-        self, *, provider: str, player_id: str, game_code: str, actor: str = "operator"
+        self,
+        *,
+        provider: str,
+        player_id: str,
+        game_code: str,
+        actor: str = "operator",
+        rules: BetRules | None = None,
     ) -> tuple[GameSession, str, datetime]:
-        """A new session in ``created`` and its first token."""
+        """A new session in ``created`` and its first token; ``rules`` (from a launch) are
+        checked on each of its bets."""
         check_ref("provider", provider)
         check_ref("game_code", game_code)
         balances = await self.wallet.balance(player_id)  # PlayerNotFound if no wallet
@@ -169,6 +187,9 @@ class SessionService:
             created_at=now,
             updated_at=now,
             version=1,
+            jurisdiction=rules.jurisdiction if rules else None,
+            stake_cap=rules.stake_cap if rules else None,
+            stake_cap_rule=rules.stake_cap_rule if rules else None,
         )
         token, expires = self._new_token()
         event = self._event(session, S.CREATED, actor=actor, reason="session opened", first=True)
@@ -195,13 +216,22 @@ class SessionService:
                                session_id=session.id)  # fmt: skip
 
     def guard(
-        self, provider: str, token: str, player_id: str, game_code: str | None, *, bet: bool
+        self,
+        provider: str,
+        token: str,
+        player_id: str,
+        game_code: str | None,
+        *,
+        bet: bool,
+        stake: int | None = None,
     ) -> MoneyCallGuard:
         """The session check a money call runs inside its transaction (wallet service).
 
-        A bet needs an unexpired token of a session that takes bets; a win, rollback or end
-        round only a token of this provider, player (and game, if named), of any age."""
-        return MoneyCallGuard(self, token, provider, player_id, game_code, bet=bet)
+        A bet needs an unexpired token of a session that takes bets, and a ``stake`` within
+        the session's cap (set by the launch from the jurisdiction's rules); a win, rollback
+        or end round only a token of this provider, player (and game, if named), of any
+        age."""
+        return MoneyCallGuard(self, token, provider, player_id, game_code, bet=bet, stake=stake)
 
     async def authenticate(self, provider: str, token: str) -> tuple[GameSession, datetime]:
         """The game client loaded: created -> launched (a repeat is harmless)."""

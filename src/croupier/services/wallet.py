@@ -34,6 +34,7 @@ from croupier.domain.errors import (
     RoundClosed,
     RoundMismatch,
     SessionClosed,
+    StakeCapExceeded,
     StorageConflict,
     TokenExpired,
     TransactionNotFound,
@@ -167,7 +168,7 @@ class WalletService:
             if session is not None:  # a token of another player: TOKEN_INVALID, not NOT_FOUND
                 try:
                     session(loaded.session)
-                except (TokenExpired, SessionClosed) as refusal:
+                except (TokenExpired, SessionClosed, StakeCapExceeded) as refusal:
                     if not refuse_blocked or wallet is None:
                         raise
                     # Stored, like a blocked player's bet: a resend with a new token answers

@@ -17,25 +17,26 @@ from croupier.domain.sessions import GameSession, SessionEvent, SessionState
 from croupier.services.gateway_ports import ProviderKey, SessionSummary
 
 SESSION_COLUMNS = (
-    "id, provider, player_id, currency, game_code, state, created_at, updated_at, version"
+    "id, provider, player_id, currency, game_code, state, created_at, updated_at, version, "
+    "jurisdiction, stake_cap, stake_cap_rule"
 )
 EVENT_COLUMNS = (
     "session_id, from_state, to_state, actor, reason, at, round_ref, tx_ids, correlation_id"
 )
 
 
+_SESSION_NAMES = tuple(c.strip() for c in SESSION_COLUMNS.split(","))
 SESSION_LOOKUP_SQL = (
-    "SELECT s.id, s.provider, s.player_id, s.currency, s.game_code, s.state, "
-    "s.created_at, s.updated_at, s.version, t.expires_at "
+    f"SELECT {', '.join('s.' + c for c in _SESSION_NAMES)}, t.expires_at "  # noqa: S608
     "FROM session_tokens t JOIN game_sessions s ON s.id = t.session_id "
     "WHERE t.token_hash = $1"
 )
-SESSION_LOOKUP_NAMES = (*(c.strip() for c in SESSION_COLUMNS.split(",")), "expires_at")
+SESSION_LOOKUP_NAMES = (*_SESSION_NAMES, "expires_at")
 
 
 def session_found(row: Row) -> tuple[GameSession, datetime]:
     """A row of SESSION_LOOKUP_SQL: the session and its token's expiry."""
-    return _session(row), as_datetime(row[9])
+    return _session(row), as_datetime(row[len(_SESSION_NAMES)])
 
 
 def _session(row: Row) -> GameSession:
@@ -49,6 +50,9 @@ def _session(row: Row) -> GameSession:
         created_at=as_datetime(row[6]),
         updated_at=as_datetime(row[7]),
         version=row[8],
+        jurisdiction=row[9],
+        stake_cap=int(row[10]) if row[10] is not None else None,
+        stake_cap_rule=row[11],
     )
 
 
@@ -162,8 +166,8 @@ class SqlGatewayStore:
         async with self.db.unit() as unit:
             await unit.execute(
                 "INSERT INTO game_sessions (id, provider, player_id, currency, game_code, state, "
-                "version, created_at, updated_at, expires_at) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "version, created_at, updated_at, expires_at, jurisdiction, stake_cap, "
+                "stake_cap_rule) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 session.id,
                 session.provider,
                 session.player_id,
@@ -174,6 +178,9 @@ class SqlGatewayStore:
                 session.created_at,
                 session.updated_at,
                 expires_at,
+                session.jurisdiction,
+                session.stake_cap,
+                session.stake_cap_rule,
             )
             await unit.execute(
                 INSERT_TOKEN_SQL,
@@ -248,6 +255,14 @@ class SqlGatewayStore:
             )
             found += [_session(r) for r in rows]
         return found[:limit]
+
+    async def live_sessions(self, player_id: str) -> Sequence[GameSession]:
+        rows = await self.db.fetch(
+            f"SELECT {SESSION_COLUMNS} FROM game_sessions "  # noqa: S608
+            "WHERE player_id = $1 AND state IN ('created', 'launched', 'active') ORDER BY id",
+            player_id,
+        )
+        return [_session(r) for r in rows]
 
     async def settleable_sessions(self, limit: int) -> Sequence[GameSession]:
         rows = await self.db.fetch(

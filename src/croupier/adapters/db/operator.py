@@ -13,6 +13,7 @@ from croupier.domain.catalogue import CatalogueProvider, Game, GameCategory
 from croupier.domain.ledger import PLAYER_ACCOUNT_TYPES
 from croupier.domain.players import KycStatus, PlayerProfile
 from croupier.services.operator_ports import (
+    Exclusion,
     NewPlayer,
     OperatorKey,
     ProfileChange,
@@ -243,6 +244,40 @@ class SqlOperatorStore:
                 now,
             )
         return "ok"
+
+    # -- player protection ----------------------------------------------------------------
+
+    async def insert_exclusion(self, exclusion: Exclusion) -> None:
+        await self.db.execute(
+            "INSERT INTO player_exclusions (player_id, kind, starts_at, ends_at, actor, reason, "
+            "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            exclusion.player_id,
+            exclusion.kind,
+            exclusion.starts_at,
+            exclusion.ends_at,
+            exclusion.actor,
+            exclusion.reason,
+            exclusion.created_at,
+        )
+
+    async def exclusions(self, player_id: str) -> Sequence[Exclusion]:
+        rows = await self.db.fetch(
+            "SELECT player_id, kind, starts_at, ends_at, actor, reason, created_at "
+            "FROM player_exclusions WHERE player_id = $1 ORDER BY id",
+            player_id,
+        )
+        return [
+            Exclusion(
+                player_id=r[0],
+                kind=r[1],
+                starts_at=as_datetime(r[2]),
+                ends_at=as_datetime(r[3]) if r[3] is not None else None,
+                actor=r[4],
+                reason=r[5],
+                created_at=as_datetime(r[6]),
+            )
+            for r in rows
+        ]
 
     # -- catalogue ------------------------------------------------------------------------
 

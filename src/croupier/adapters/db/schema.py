@@ -240,6 +240,10 @@ game_sessions = Table(
     Column("created_at", Ts, nullable=False),
     Column("updated_at", Ts, nullable=False),
     Column("expires_at", Ts, nullable=False, comment="expiry of the newest token"),
+    # Bet rules fixed by the launch (jurisdiction pack): checked on every bet of the session.
+    Column("jurisdiction", String(8), nullable=True),
+    Column("stake_cap", BigInteger, nullable=True, comment="largest stake, minor units"),
+    Column("stake_cap_rule", String(64), nullable=True),
     CheckConstraint(
         "state IN ('created', 'launched', 'active', 'pending_settlement', 'settled', "
         "'cancelled', 'failed', 'reversed')",
@@ -318,4 +322,20 @@ games = Table(
     CheckConstraint("rtp_bp BETWEEN 0 AND 10000", name="rtp_range"),
 )
 
-APPEND_ONLY_TABLES = ("journal_entries", "postings", "session_events")
+player_exclusions = Table(
+    "player_exclusions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("player_id", String(128), ForeignKey("players.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("starts_at", Ts, nullable=False),
+    Column("ends_at", Ts, nullable=True, comment="NULL: indefinite"),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", Ts, nullable=False),
+    CheckConstraint("kind IN ('cool_off', 'self_exclusion')", name="kind_known"),
+    Index("ix_player_exclusions_player_id", "player_id", "id"),
+    comment="Append-only: an exclusion is never shortened or lifted early.",
+)
+
+APPEND_ONLY_TABLES = ("journal_entries", "postings", "session_events", "player_exclusions")

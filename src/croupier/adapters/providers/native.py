@@ -286,7 +286,8 @@ class NativeV1:
                   round_id=req.round_id, game_code=req.game_code,
                   amount=parse_decimal(req.amount, currency), currency=req.currency)  # fmt: skip
         guard = ctx.guard = self.sessions.guard(ctx.provider, req.token, req.player_id,
-                                                req.game_code, bet=True)  # fmt: skip
+                                                req.game_code, bet=True,
+                                                stake=bet.amount)  # fmt: skip
         result = await self.wallet.place_bet(bet, session=guard)
         if not result.replay and guard.session is not None:
             await self.sessions.bet_placed(guard.session, round_ref=req.round_id,

@@ -1,0 +1,95 @@
+"""Player protection: cool-off and self-exclusion.
+
+An exclusion is recorded once and never shortened or lifted (the table is append-only): a
+later, longer one extends the protection. It takes effect at once: launches are refused and
+the player's live sessions are closed, so every further bet is refused (``SESSION_CLOSED``)
+while wins and rollbacks of rounds in flight still settle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from croupier.domain.errors import CoolingOff, InvalidRequest, SelfExcluded
+from croupier.services.operator_ports import Exclusion, OperatorStore
+from croupier.services.sessions import SessionService
+
+COOL_OFF_DAYS = (1, 42)
+"""A cool-off (a "break") of one day to six weeks."""
+SELF_EXCLUSION_MIN_DAYS = 180
+"""Six months at least (GAMSTOP, the UK scheme, offers six months, one or five years), or
+indefinite."""
+
+
+class ProtectionService:
+    def __init__(
+        self,
+        store: OperatorStore,
+        sessions: SessionService,
+        *,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self.sessions = sessions
+        self.clock = clock
+
+    async def exclude(
+        self, player_id: str, kind: str, *, days: int | None, actor: str, reason: str
+    ) -> Exclusion:
+        """Start a cool-off (``days`` 1-42) or a self-exclusion (``days`` >= 180, or None for
+        indefinite) now; close the player's live sessions."""
+        if kind == "cool_off":
+            low, high = COOL_OFF_DAYS
+            if days is None or not low <= days <= high:
+                raise InvalidRequest(f"a cool-off lasts {low} to {high} days", field="days")
+        elif kind == "self_exclusion":
+            if days is not None and not SELF_EXCLUSION_MIN_DAYS <= days <= 36500:
+                raise InvalidRequest(
+                    f"a self-exclusion lasts at least {SELF_EXCLUSION_MIN_DAYS} days, or is "
+                    "indefinite (no days)",
+                    field="days",
+                )
+        else:
+            raise InvalidRequest("kind is cool_off or self_exclusion", field="kind")
+        if len(reason) > 500:
+            raise InvalidRequest("reason is at most 500 characters", field="reason")
+        now = self.clock()
+        exclusion = Exclusion(
+            player_id=player_id, kind=kind, starts_at=now,
+            ends_at=now + timedelta(days=days) if days is not None else None,
+            actor=actor, reason=reason, created_at=now,
+        )  # fmt: skip
+        await self.store.insert_exclusion(exclusion)
+        for session in await self.sessions.store.live_sessions(player_id):
+            await self.sessions.close(
+                session.id, actor=f"protection:{actor}", reason=f"player {kind.replace('_', '-')}"
+            )
+        return exclusion
+
+    async def history(self, player_id: str) -> Sequence[Exclusion]:
+        return await self.store.exclusions(player_id)
+
+    async def current(self, player_id: str) -> Exclusion | None:
+        """The active exclusion that ends last (an indefinite one before any other)."""
+        now = self.clock()
+        active = [e for e in await self.store.exclusions(player_id) if e.active(now)]
+        if not active:
+            return None
+        return max(active, key=lambda e: (e.ends_at is None, e.ends_at or now, e.kind))
+
+    async def check(self, player_id: str) -> None:
+        """Refuse play while an exclusion is active: SELF_EXCLUDED before COOLING_OFF."""
+        now = self.clock()
+        active = [e for e in await self.store.exclusions(player_id) if e.active(now)]
+        for kind, error in (("self_exclusion", SelfExcluded), ("cool_off", CoolingOff)):
+            found = [e for e in active if e.kind == kind]
+            if found:
+                ends = [e.ends_at for e in found]
+                until = None if None in ends else max(e for e in ends if e is not None)
+                raise error(
+                    f"player is in a {kind.replace('_', '-')} "
+                    + (f"until {until.isoformat(timespec='seconds')}" if until else "(indefinite)"),
+                    rule=f"protection.{kind}",
+                    until=until.isoformat(timespec="seconds") if until else None,
+                )
