@@ -59,6 +59,8 @@ WRITE_PARAMS = {
     28: "NULL", 29: ":amount", 30: ":currency", 31: ":fingerprint", 32: ":result",
     # the call's session and correlation ids (the HTTP path sends both)
     33: ":ref", 34: ":ref",
+    # the player's responsible-gaming state: not written by pgbench (the service writes it)
+    35: "NULL", 36: "NULL", 37: ":zero",
 }  # fmt: skip
 
 

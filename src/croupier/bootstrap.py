@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar, cast
 
 import iso4217
@@ -182,7 +183,10 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
             operator_store, wallet, countries=iso_countries(), subdivisions=iso_subdivisions()
         )
         catalogue = CatalogueService(operator_store, clock=wallet.clock)
-        protection = ProtectionService(operator_store, sessions, clock=wallet.clock)
+        protection = ProtectionService(
+            operator_store, sessions, clock=wallet.clock,
+            cooling=timedelta(hours=settings.limit_increase_hours),
+        )  # fmt: skip
         launcher = LaunchService(
             players=players, catalogue=catalogue, sessions=sessions, keys=keys,
             protection=protection, packs=load_rule_packs(wallet.currencies, settings.rules_dir),

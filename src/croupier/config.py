@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         default=None,
         description="a directory of jurisdiction rule packs (*.toml) added to the shipped ones",
     )
+    limit_increase_hours: float = Field(
+        default=24,
+        ge=0,
+        le=24 * 30,
+        description="cooling period before a limit increase or removal takes effect",
+    )
     launch_url_seconds: int = Field(
         default=120, ge=10, le=3600, description="lifetime of a signed launch URL"
     )

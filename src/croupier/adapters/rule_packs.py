@@ -32,6 +32,8 @@ class _Sourced(msgspec.Struct, forbid_unknown_fields=True):
     checked: str = ""
 
     def cite(self) -> Source:
+        if not self.source.strip():
+            raise ConfigurationError("every value needs its source (an empty one was given)")
         return Source(self.source, self.url, self.checked)
 
 

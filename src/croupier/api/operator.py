@@ -27,8 +27,11 @@ from croupier.domain.catalogue import (
     build_game,
     build_provider,
     format_rtp,
+    game_problems,
+    provider_problems,
 )
 from croupier.domain.errors import CroupierError, InvalidRequest, UnsupportedMediaType
+from croupier.domain.limits import LIMIT_KINDS, TIME_LIMITS, LimitState
 from croupier.domain.money import CurrencyTable, format_decimal, parse_decimal
 from croupier.domain.players import KycStatus, PlayerProfile
 from croupier.domain.wallet import Balances, Deposit, WalletResult, Withdrawal
@@ -102,6 +105,11 @@ class LaunchBody(msgspec.Struct, forbid_unknown_fields=True):
     language: str = "en"
 
 
+class LimitBody(msgspec.Struct, forbid_unknown_fields=True):
+    value: str | int | None
+    """A decimal string for money limits, whole minutes for time limits, null removes."""
+
+
 class ExclusionBody(msgspec.Struct, forbid_unknown_fields=True):
     kind: Literal["cool_off", "self_exclusion"]
     days: int | None = None
@@ -125,31 +133,51 @@ class CatalogueDoc(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def parse_catalogue(data: Any) -> tuple[list[CatalogueProvider], list[Game]]:
-    """A parsed catalogue document checked whole: every problem is reported with where it is
-    (``games[2].rtp``) before anything is written."""
-    try:
-        doc = msgspec.convert(data, CatalogueDoc, strict=True)
-    except msgspec.ValidationError as exc:
-        raise InvalidRequest(f"catalogue: {exc}", problems=[str(exc)]) from None
-    problems: list[str] = []
+    """A parsed catalogue document checked whole: every problem of every entry is reported
+    with where it is (``games[2].rtp``) before anything is written."""
+    if not isinstance(data, dict):
+        problem = "the document: a table with a providers list and a games list"
+        raise InvalidRequest(f"catalogue has 1 problem(s): {problem}", problems=[problem])
+    problems = [f"unknown field `{k}` (only providers and games)" for k in sorted(
+        set(data) - {"providers", "games"}, key=str)]  # fmt: skip
     providers: list[CatalogueProvider] = []
     games: list[Game] = []
-    for i, p in enumerate(doc.providers):
-        try:
-            providers.append(provider_of(p.code, p))
-        except CroupierError as err:
-            problems.append(f"providers[{i}].{err.details.get('field', '')}: {err.message}")
-    for i, g in enumerate(doc.games):
-        try:
-            games.append(game_of(g.provider, g.code, g))
-        except CroupierError as err:
-            problems.append(f"games[{i}].{err.details.get('field', '')}: {err.message}")
-    for kind, codes in (
+    for section, kind in (("providers", ProviderDoc), ("games", GameDoc)):
+        entries = data.get(section, [])
+        if not isinstance(entries, list):
+            problems.append(f"{section}: a list of tables")
+            continue
+        for i, item in enumerate(entries):
+            place = f"{section}[{i}]"
+            try:
+                doc = msgspec.convert(item, kind, strict=True)
+            except msgspec.ValidationError as exc:
+                text = str(exc)
+                where = text.rpartition(" - at `$")[2].rstrip("`") if " - at `$" in text else ""
+                problems.append(f"{place}{where}: {text.partition(' - at ')[0]}")
+                continue
+            if isinstance(doc, ProviderDoc):
+                fields = provider_problems(
+                    code=doc.code, name=doc.name, launch_url=doc.launch_url,
+                    jurisdictions=doc.jurisdictions,
+                )  # fmt: skip
+                if not fields:
+                    providers.append(provider_of(doc.code, doc))
+            else:
+                assert isinstance(doc, GameDoc)  # noqa: S101 - the two kinds above
+                fields = game_problems(
+                    provider=doc.provider, code=doc.code, name=doc.name,
+                    category=doc.category, rtp=doc.rtp, jurisdictions=doc.jurisdictions,
+                )  # fmt: skip
+                if not fields:
+                    games.append(game_of(doc.provider, doc.code, doc))
+            problems += [f"{place}.{field}: {message}" for field, message in fields]
+    for kind_name, codes in (
         ("provider", [p.code for p in providers]),
         ("game", [f"{g.provider}/{g.code}" for g in games]),
     ):
         problems += [
-            f"{kind} {c!r} appears twice" for c in sorted(set(codes)) if codes.count(c) > 1
+            f"{kind_name} {c!r} appears twice" for c in sorted(set(codes)) if codes.count(c) > 1
         ]
     if problems:
         raise InvalidRequest(
@@ -360,6 +388,8 @@ class OperatorApi:
             ("GET", "/players/{player_id}/transactions", "history:read", self.player_txs),
             ("GET", "/players/{player_id}/rounds", "history:read", self.player_rounds),
             ("POST", "/players/{player_id}/exclusions", "protection", self.exclude),
+            ("GET", "/players/{player_id}/limits", "players:read", self.limits),
+            ("PUT", "/players/{player_id}/limits/{kind}", "protection", self.set_limit),
             ("GET", "/players/{player_id}/exclusions", "players:read", self.exclusions),
             ("POST", "/launch", "launch", self.launch),
             ("GET", "/sessions/{session_id}/transactions", "history:read", self.session_txs),
@@ -505,6 +535,63 @@ class OperatorApi:
         )
         return 201, self.render.exclusion(exclusion)
 
+    def _limits_out(self, state: LimitState, currency: str) -> dict[str, Any]:
+        def value(kind: str, amount: int | None) -> str | int | None:
+            if amount is None or kind in TIME_LIMITS:
+                return amount
+            return self.render.amount(amount, currency)
+
+        return {
+            "currency": currency,
+            "limits": {k: value(k, v) for k, v in sorted(state.limits.items())},
+            "pending": {
+                k: {"value": value(k, p.value), "effective_at": _ts(p.effective_at)}
+                for k, p in sorted(state.pending.items())
+            },
+            "usage": {k: value(k, v) for k, v in sorted(state.usage.items())},
+            "periods": state.anchors,
+        }
+
+    async def limits(self, request: Request) -> tuple[int, Any]:
+        player = await self.players.get(_path(request, "player_id"))
+        state = await self.protection.limits(player.id)
+        events = await self.protection.events(player.id)
+        return 200, {
+            **self._limits_out(state, player.currency),
+            "history": [
+                {**e, "at": _ts(e["at"]) if isinstance(e["at"], datetime) else e["at"]}
+                for e in events
+            ],
+        }
+
+    async def set_limit(self, request: Request) -> tuple[int, Any]:
+        player = await self.players.get(_path(request, "player_id"))
+        kind = _path(request, "kind")
+        if kind not in LIMIT_KINDS:
+            raise InvalidRequest(
+                f"unknown limit {kind!r}; known: {', '.join(LIMIT_KINDS)}", field="kind"
+            )
+        b = await self._body(request, LimitBody)
+        if b.value is None:
+            amount = None
+        elif kind in TIME_LIMITS:
+            if not isinstance(b.value, int) or isinstance(b.value, bool):
+                raise InvalidRequest(f"{kind} is a whole number of minutes", field="value")
+            amount = b.value
+        else:
+            if not isinstance(b.value, str):
+                raise InvalidRequest(f"{kind} is a decimal string amount", field="value")
+            amount = parse_decimal(b.value, self.wallet.currencies.get_currency(player.currency))
+        state, effective = await self.protection.set_limit(
+            player.id, kind, amount, actor=request.state.actor
+        )
+        return 200, {
+            "limit": kind,
+            "effective_at": _ts(effective),
+            "pending": kind in state.pending,
+            **self._limits_out(state, player.currency),
+        }
+
     async def exclusions(self, request: Request) -> tuple[int, Any]:
         player = await self.players.get(_path(request, "player_id"))
         history = await self.protection.history(player.id)
@@ -602,6 +689,9 @@ def _route(
     dispatch = dict(handlers)
 
     async def by_method(request: Request) -> Response:
+        if request.method == "HEAD":  # Starlette routes HEAD to a GET route: answer as GET,
+            full = await dispatch["GET"](request)  # without the body
+            return Response(b"", full.status_code, headers=dict(full.headers))
         return await dispatch[request.method](request)
 
     return Route(path, by_method, methods=list(dispatch))

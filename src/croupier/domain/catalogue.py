@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from croupier.domain.errors import InvalidRequest
@@ -98,13 +98,68 @@ def format_rtp(bp: int) -> str:
     return f"{bp // 100}.{bp % 100:02d}"
 
 
+def _problems(checks: Iterable[tuple[str, Callable[[], object]]]) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for field, check in checks:
+        try:
+            check()
+        except InvalidRequest as err:
+            found.append((field, err.message))
+    return found
+
+
+def _check_name(value: str, longest: int) -> None:
+    if not 1 <= len(value) <= longest:
+        raise InvalidRequest(f"name is 1 to {longest} characters", field="name")
+
+
+def _check_url(value: str) -> None:
+    if not value.startswith(("https://", "http://")) or len(value) > 2048:
+        raise InvalidRequest("launch_url must be an http(s) URL", field="launch_url")
+
+
+def _check_category(value: str) -> GameCategory:
+    try:
+        return GameCategory(value)
+    except ValueError:
+        raise InvalidRequest(
+            f"category must be one of {', '.join(c.value for c in GameCategory)}",
+            field="category",
+        ) from None
+
+
+def provider_problems(
+    *, code: str, name: str, launch_url: str, jurisdictions: Iterable[str]
+) -> list[tuple[str, str]]:
+    """Every (field, problem) of a provider, not only the first."""
+    return _problems([
+        ("code", lambda: check_code("code", code)),
+        ("name", lambda: _check_name(name, 128)),
+        ("launch_url", lambda: _check_url(launch_url)),
+        ("jurisdictions", lambda: check_jurisdictions(jurisdictions)),
+    ])  # fmt: skip
+
+
+def game_problems(
+    *, provider: str, code: str, name: str, category: str, rtp: str,
+    jurisdictions: Iterable[str],
+) -> list[tuple[str, str]]:  # fmt: skip
+    """Every (field, problem) of a game, not only the first."""
+    return _problems([
+        ("provider", lambda: check_code("provider", provider)),
+        ("code", lambda: check_code("code", code)),
+        ("name", lambda: _check_name(name, 256)),
+        ("category", lambda: _check_category(category)),
+        ("rtp", lambda: parse_rtp(rtp)),
+        ("jurisdictions", lambda: check_jurisdictions(jurisdictions)),
+    ])  # fmt: skip
+
+
 def build_provider(
     *, code: str, name: str, launch_url: str, jurisdictions: Iterable[str], enabled: bool
 ) -> CatalogueProvider:
-    if not launch_url.startswith(("https://", "http://")) or len(launch_url) > 2048:
-        raise InvalidRequest("launch_url must be an http(s) URL", field="launch_url")
-    if not 1 <= len(name) <= 128:
-        raise InvalidRequest("name is 1 to 128 characters", field="name")
+    _check_url(launch_url)
+    _check_name(name, 128)
     return CatalogueProvider(
         code=check_code("code", code),
         name=name,
@@ -124,15 +179,8 @@ def build_game(
     jurisdictions: Iterable[str],
     enabled: bool,
 ) -> Game:
-    try:
-        kind = GameCategory(category)
-    except ValueError:
-        raise InvalidRequest(
-            f"category must be one of {', '.join(c.value for c in GameCategory)}",
-            field="category",
-        ) from None
-    if not 1 <= len(name) <= 256:
-        raise InvalidRequest("name is 1 to 256 characters", field="name")
+    kind = _check_category(category)
+    _check_name(name, 256)
     return Game(
         provider=check_code("provider", provider),
         code=check_code("code", code),

@@ -59,6 +59,12 @@ Tree (code, HTTP status, retry class)::
     |   +-- JurisdictionRefused                    JURISDICTION_REFUSED    403 final
     |   +-- GameUnavailable                        GAME_UNAVAILABLE        403 final
     +-- StakeCapExceeded                           STAKE_CAP_EXCEEDED      403 final
+    +-- LimitReached                               LIMIT_REACHED           403 final
+    |   +-- DepositLimitReached                    DEPOSIT_LIMIT_REACHED   403 final
+    |   +-- LossLimitReached                       LOSS_LIMIT_REACHED      403 final
+    |   +-- WagerLimitReached                      WAGER_LIMIT_REACHED     403 final
+    |   +-- SessionTimeLimitReached                SESSION_TIME_LIMIT_REACHED 403 final
+    |   +-- RoundTooSoon                           ROUND_TOO_SOON          403 final
     +-- PlayerExcluded                             PLAYER_EXCLUDED         403 fatal
     |   +-- SelfExcluded                           SELF_EXCLUDED           403 fatal
     |   +-- CoolingOff                             COOLING_OFF             403 final
@@ -472,6 +478,44 @@ class StakeCapExceeded(CroupierError):
     code = "STAKE_CAP_EXCEEDED"
     http_status = 403
     retry_class = RetryClass.FINAL
+
+
+class LimitReached(CroupierError):
+    """A responsible-gaming limit refuses the call; ``details.limit`` names it."""
+
+    code = "LIMIT_REACHED"
+    http_status = 403
+    retry_class = RetryClass.FINAL
+
+
+class DepositLimitReached(LimitReached):
+    """The deposit would pass one of the player's deposit limits."""
+
+    code = "DEPOSIT_LIMIT_REACHED"
+
+
+class LossLimitReached(LimitReached):
+    """The stake, if lost, would pass one of the player's loss limits."""
+
+    code = "LOSS_LIMIT_REACHED"
+
+
+class WagerLimitReached(LimitReached):
+    """The stake would pass one of the player's wager limits."""
+
+    code = "WAGER_LIMIT_REACHED"
+
+
+class SessionTimeLimitReached(LimitReached):
+    """The game session has lasted as long as the player's session-time limit allows."""
+
+    code = "SESSION_TIME_LIMIT_REACHED"
+
+
+class RoundTooSoon(LimitReached):
+    """A new round before the least time between rounds the jurisdiction sets has passed."""
+
+    code = "ROUND_TOO_SOON"
 
 
 class PlayerExcluded(CroupierError):

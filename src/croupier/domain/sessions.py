@@ -96,6 +96,9 @@ class GameSession:
     """The largest stake a bet of this session may take, in minor units (launch decides)."""
     stake_cap_rule: str | None = None
     """The rule that set it (``GB.stake_caps``), named in a refusal."""
+    min_round_ms: int | None = None
+    """The least time between two rounds of the player (launch decides)."""
+    min_round_rule: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

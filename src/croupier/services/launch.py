@@ -88,8 +88,8 @@ class LaunchService:
     ) -> Launch:
         if len(language) > 16 or not language.replace("-", "").isalnum():
             raise InvalidRequest("language is a tag like en or en-GB", field="language")
-        game = await self.catalogue.game(provider, game_code)
         source = await self.catalogue.provider(provider)
+        game = await self.catalogue.game(provider, game_code)
         if demo:
             if player_id is not None:
                 raise InvalidRequest("a demo launch has no player", field="player_id")
@@ -100,6 +100,7 @@ class LaunchService:
         check_ref("player_id", player_id)
         player = await self.players.get(player_id)
         rules = self._check_player(player, source, game)
+        await self._check_deposit_limit(player, rules)
         await self.protection.check(player.id)
         self._check_enabled(source, game)
         bet_rules = self._bet_rules(player, game, rules)
@@ -166,6 +167,23 @@ class LaunchService:
             )
         return rules
 
+    async def _check_deposit_limit(self, player: PlayerProfile, rules: JurisdictionRules) -> None:
+        """Where the pack makes a deposit limit mandatory, the player must have set one at or
+        under its maximum (GlüStV 2021 § 6c: every player, at most €1,000 a month)."""
+        rule = rules.mandatory_deposit_limit
+        if rule is None:
+            return
+        kind = f"deposit_{rule.period}"
+        limit = (await self.sessions.wallet.limits(player.id)).limits.get(kind)
+        if rule.currency != player.currency or limit is None or limit > rule.max_minor:
+            raise JurisdictionRefused(
+                f"{rules.name} requires a {rule.period}ly deposit limit of at most "
+                f"{rule.max_minor} minor units of {rule.currency} before play "
+                f"(the player's {kind}: {limit})",
+                rule=rules.rule("mandatory_deposit_limit"), limit=kind,
+                source=rule.source.text,
+            )  # fmt: skip
+
     @staticmethod
     def _check_enabled(source: CatalogueProvider, game: Game) -> None:
         if not source.enabled:
@@ -211,6 +229,7 @@ class LaunchService:
     @staticmethod
     def _url(source: CatalogueProvider, key: tuple[str, str], params: dict[str, str]) -> str:
         key_id, secret = key
-        query = urlencode({**params, "key": key_id})
-        separator = "&" if "?" in source.launch_url else "?"
-        return f"{source.launch_url}{separator}{query}&signature={launch_signature(secret, query)}"
+        base, _, own = source.launch_url.partition("?")
+        query = "&".join(q for q in (own, urlencode({**params, "key": key_id})) if q)
+        # The whole query as sent, the provider's own parameters included, is signed.
+        return f"{base}?{query}&signature={launch_signature(secret, query)}"

@@ -122,20 +122,26 @@ class OperatorStore(Protocol):
     async def player_by_ref(self, brand: str, external_ref: str) -> PlayerProfile | None: ...
 
     async def update_player(
-        self, player_id: str, change: ProfileChange, now: datetime
-    ) -> PlayerProfile | None:
-        """None when there is no such player. Raises WriteConflict when the new brand makes
-        a (brand, external_ref) that exists already."""
-
-    async def change_currency(self, player_id: str, currency: str, now: datetime) -> str:
-        """``"ok"``, ``"missing"`` (no player) or ``"locked"`` (the wallet was used: it
-        has postings or holds), decided with the wallet's rows locked."""
+        self, player_id: str, change: ProfileChange, now: datetime, currency: str | None = None
+    ) -> PlayerProfile | str | None:
+        """In one transaction: the new currency if given (refused, as ``"locked"``, once the
+        wallet has been used: postings, holds or transactions; ``"missing"``: no player),
+        then the profile. None when there is no such player; WriteConflict when the new
+        brand makes a (brand, external_ref) that exists already. Nothing changes unless
+        everything does."""
 
     # -- player protection
     async def insert_exclusion(self, exclusion: Exclusion) -> None: ...
 
     async def exclusions(self, player_id: str) -> Sequence[Exclusion]:
         """Every exclusion of the player, oldest first."""
+
+    async def insert_protection_event(
+        self, player_id: str, kind: str, detail: dict[str, object], actor: str, at: datetime
+    ) -> None: ...
+
+    async def protection_events(self, player_id: str) -> Sequence[dict[str, object]]:
+        """Every recorded request about the player's protection, oldest first."""
 
     # -- catalogue
     async def upsert_catalogue(

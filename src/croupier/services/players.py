@@ -133,7 +133,12 @@ class PlayerService:
         return await self.wallet.balance(player_id)
 
     async def update(self, player_id: str, data: PlayerUpdate) -> PlayerProfile:
+        """Change a profile, all or nothing."""
         current = await self.get(player_id)
+        if data.brand is not None:
+            check_brand(data.brand)
+        if data.country == "":
+            raise InvalidRequest("a player's country cannot be removed", field="country")
         country = check_country(data.country, self.countries) if data.country else current.country
         subdivision = data.subdivision
         if subdivision:
@@ -146,40 +151,31 @@ class PlayerService:
             )
         now = self.clock()
         change = ProfileChange(
-            brand=check_brand(data.brand) if data.brand else None,
-            country=data.country or None,
+            brand=data.brand,
+            country=data.country,
             subdivision=subdivision or None,
             clear_subdivision=subdivision == "",
             birth_date=check_birth_date(data.birth_date, now.date()) if data.birth_date else None,
             kyc_status=data.kyc_status,
         )
-        if (
-            change.brand
-            and change.brand != current.brand
-            and current.external_ref
-            and await self.store.player_by_ref(change.brand, current.external_ref)
-        ):  # checked before any write: a refused update changes nothing
-            raise PlayerExists(
-                f"brand {change.brand!r} has a player {current.external_ref!r} already",
-                field="brand",
-            )
+        currency = None
         if data.currency is not None and data.currency != current.currency:
             self.wallet.currencies.get_currency(data.currency)
-            outcome = await self.store.change_currency(player_id, data.currency, now)
-            if outcome == "locked":
-                raise PlayerCurrencyLocked(
-                    f"player {player_id!r} has used its {current.currency} wallet; its "
-                    "currency can no longer change",
-                    currency=current.currency,
-                )
+            currency = data.currency
         try:
-            updated = await self.store.update_player(player_id, change, now)
+            updated = await self.store.update_player(player_id, change, now, currency)
         except WriteConflict as exc:
             raise PlayerExists(
                 f"brand {change.brand!r} has a player {current.external_ref!r} already",
                 field="brand",
             ) from exc
-        if updated is None:
+        if updated == "locked":
+            raise PlayerCurrencyLocked(
+                f"player {player_id!r} has used its {current.currency} wallet; its currency "
+                "can no longer change",
+                currency=current.currency,
+            )
+        if updated is None or isinstance(updated, str):
             raise PlayerNotFound(f"no player {player_id!r}")
         return updated
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from croupier.domain.ledger import AccountType, JournalEntry
+from croupier.domain.limits import LimitState
 from croupier.domain.sessions import GameSession
 from croupier.domain.wallet import Balances, TxKind, TxStatus
 
@@ -32,6 +33,8 @@ class PlayerWallet:
     bonus_account: int
     held_account: int
     balances: Balances
+    limits: LimitState | None = None
+    """The player's responsible-gaming state, read with the lock (None: no row yet)."""
 
     @property
     def is_active(self) -> bool:
@@ -157,6 +160,10 @@ class Write:
     tombstone: TxRecord | None = None
     new_hold: NewHold | None = None
     hold_resolution: HoldResolution | None = None
+    limits: LimitState | None = None
+    """The player's new responsible-gaming state; stored only if its ``version`` is still the
+    row's (0: a new row), else WriteConflict."""
+    limits_player: str | None = None
 
 
 SessionFound = tuple[GameSession, datetime]
@@ -177,6 +184,8 @@ class SessionGuard(Protocol):
     lookup (a repeat answers as it did, whatever became of the session since)."""
 
     token_hash: str
+    session: GameSession | None
+    """The call's session once the check passed (its bet rules: pace, start time)."""
 
     def __call__(self, found: SessionFound | None) -> None:
         """Raise the refusal (TokenInvalid, TokenExpired, SessionClosed) or return."""

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from croupier.domain.errors import CoolingOff, InvalidRequest, SelfExcluded
+from croupier.domain.limits import DEFAULT_COOLING, LIMIT_KINDS, TIME_LIMITS, LimitState
+from croupier.domain.money import INT64_MAX
 from croupier.services.operator_ports import Exclusion, OperatorStore
 from croupier.services.sessions import SessionService
 
@@ -29,10 +31,45 @@ class ProtectionService:
         sessions: SessionService,
         *,
         clock: Callable[[], datetime],
+        cooling: timedelta = DEFAULT_COOLING,
     ) -> None:
         self.store = store
         self.sessions = sessions
         self.clock = clock
+        self.cooling = cooling
+
+    async def set_limit(
+        self, player_id: str, kind: str, value: int | None, *, actor: str
+    ) -> tuple[LimitState, datetime]:
+        """One limit (minor units, or minutes for ``session_minutes`` and
+        ``reality_check_minutes``; None removes it): a decrease or a new limit at once, an
+        increase or a removal after the cooling period. The request is recorded first
+        (``protection_events``, append-only), with when it takes effect."""
+        if kind not in LIMIT_KINDS:
+            raise InvalidRequest(
+                f"unknown limit {kind!r}; known: {', '.join(LIMIT_KINDS)}", field="kind"
+            )
+        if value is not None and not 0 < value <= INT64_MAX:
+            raise InvalidRequest("a limit is a positive amount; null removes it", field="value")
+        if kind in TIME_LIMITS and value is not None and value > 7 * 24 * 60:
+            raise InvalidRequest("a time limit is at most a week of minutes", field="value")
+        wallet = self.sessions.wallet
+        current = (await wallet.limits(player_id)).limits.get(kind)
+        now = self.clock()
+        looser = value is None or (current is not None and value > current)
+        await self.store.insert_protection_event(
+            player_id, "limit", {"limit": kind, "value": value, "previous": current,
+                                 "effective_at": (now + self.cooling if looser else now)
+                                 .isoformat(timespec="seconds")},
+            actor, now,
+        )  # fmt: skip
+        return await wallet.set_limit(player_id, kind, value, cooling=self.cooling)
+
+    async def limits(self, player_id: str) -> LimitState:
+        return await self.sessions.wallet.limits(player_id)
+
+    async def events(self, player_id: str) -> Sequence[dict[str, object]]:
+        return await self.store.protection_events(player_id)
 
     async def exclude(
         self, player_id: str, kind: str, *, days: int | None, actor: str, reason: str

@@ -190,6 +190,8 @@ class SessionService:
             jurisdiction=rules.jurisdiction if rules else None,
             stake_cap=rules.stake_cap if rules else None,
             stake_cap_rule=rules.stake_cap_rule if rules else None,
+            min_round_ms=rules.min_round_ms if rules else None,
+            min_round_rule=rules.min_round_rule if rules else None,
         )
         token, expires = self._new_token()
         event = self._event(session, S.CREATED, actor=actor, reason="session opened", first=True)

@@ -27,6 +27,7 @@ from croupier.domain.errors import (
     IdempotencyMismatch,
     InsufficientFunds,
     InvalidRequest,
+    LimitReached,
     PlayerBlocked,
     PlayerExists,
     PlayerNotFound,
@@ -42,6 +43,7 @@ from croupier.domain.errors import (
     error_from_dict,
 )
 from croupier.domain.ledger import OPERATOR_OWNER, AccountType, EntryKind, JournalEntry, transfer
+from croupier.domain.limits import LimitState
 from croupier.domain.money import INT64_MAX, CurrencyTable, check_minor
 from croupier.domain.wallet import (
     CASHIER_SCOPE,
@@ -89,6 +91,17 @@ Outcome = WalletResult | CroupierError
 """What one attempt returns: a result, or a stored refusal to raise once committed."""
 
 MAX_HOLD_SECONDS = 90 * 24 * 3600
+
+
+def _reality(limits: LimitState, now: datetime) -> dict[str, object]:
+    """The reality check a bet's answer carries when one is due: the interval, and the net
+    loss of the day so far (minor units; negative when the player is ahead)."""
+    return {
+        "due": True,
+        "interval_minutes": limits.limits.get("reality_check_minutes"),
+        "at": now.isoformat(timespec="seconds"),
+        "net_loss_today": limits.usage.get("loss_day", 0),
+    }
 
 
 def utc_now() -> datetime:
@@ -268,6 +281,11 @@ class WalletService:
         return replace(result, transaction_id=tx_id)
 
     @staticmethod
+    def _limits(wallet: PlayerWallet, now: datetime) -> LimitState:
+        """The player's responsible-gaming state as of now (read with the lock)."""
+        return (wallet.limits or LimitState()).at(now)
+
+    @staticmethod
     def _credit_check(balance: int, amount: int, currency: str) -> None:
         if balance + amount > INT64_MAX:
             raise BalanceOverflow(
@@ -316,6 +334,36 @@ class WalletService:
 
         await self._run(attempt)
 
+    async def limits(self, player_id: str) -> LimitState:
+        """The player's responsible-gaming state as of now."""
+        check_ref("player_id", player_id)
+
+        async def attempt(tx: WalletTransaction) -> LimitState:
+            wallet = await tx.lock_wallet(player_id)
+            if wallet is None:
+                raise PlayerNotFound(f"no wallet for player {player_id!r}")
+            return self._limits(wallet, self.clock())
+
+        return await self._run(attempt)
+
+    async def set_limit(
+        self, player_id: str, kind: str, value: int | None, *, cooling: timedelta
+    ) -> tuple[LimitState, datetime]:
+        """Set (None: remove) one limit, with the wallet locked: stricter at once, looser
+        after ``cooling``. The state, and when the change takes effect."""
+        check_ref("player_id", player_id)
+
+        async def attempt(tx: WalletTransaction) -> tuple[LimitState, datetime]:
+            wallet = await tx.lock_wallet(player_id)
+            if wallet is None:
+                raise PlayerNotFound(f"no wallet for player {player_id!r}")
+            now = self.clock()
+            state, effective = self._limits(wallet, now).set_limit(kind, value, now, cooling)
+            await tx.write(Write(limits=state, limits_player=player_id), now=now)
+            return state, effective
+
+        return await self._run(attempt)
+
     async def balance(self, player_id: str) -> Balances:
         check_ref("player_id", player_id)
         wallet = await self.store.read_balances(player_id)
@@ -338,10 +386,24 @@ class WalletService:
                     return await self._refuse(
                         tx, cmd, RoundClosed(f"round {cmd.round_id!r} is closed", **_bal(wallet))
                     )
+            now = self.clock()
+            limits = self._limits(wallet, now)
+            played = session.session if session is not None else None
             try:
+                limits.check_bet(
+                    cmd.amount, now, new_round=round_ is None,
+                    session_started=played.created_at if played else None,
+                    min_round_ms=played.min_round_ms if played else None,
+                    pace_rule=played.min_round_rule if played else None,
+                )  # fmt: skip
                 cash, bonus = split_stake(cmd.amount, wallet.balances, self.policy)
+            except LimitReached as refusal:  # stored with the balances, like funds
+                return await self._refuse(
+                    tx, cmd, type(refusal)(refusal.message, **refusal.details, **_bal(wallet))
+                )
             except InsufficientFunds as refusal:
                 return await self._refuse(tx, cmd, refusal)
+            limits, reality_due = limits.after_bet(cmd.amount, now, new_round=round_ is None)
             clearing = await tx.house_account(
                 AccountType.PROVIDER_CLEARING, cmd.provider, cmd.currency
             )
@@ -361,6 +423,7 @@ class WalletService:
                 ),
                 cash_amount=cash,
                 bonus_amount=bonus,
+                extra={"reality_check": _reality(limits, now)} if reality_due else {},
             )
             change = RoundChange(
                 scope=cmd.scope,
@@ -374,8 +437,9 @@ class WalletService:
                 bets_live=1,
             )
             write = Write(
-                tx=self._record(cmd, TxStatus.OK, result.to_dict()), entry=entry, round=change
-            )
+                tx=self._record(cmd, TxStatus.OK, result.to_dict()), entry=entry, round=change,
+                limits=limits, limits_player=cmd.player_id,
+            )  # fmt: skip
             return await self._apply(tx, write, result)
 
         return await self._money_call(cmd, decide, refuse_blocked=True, session=session)
@@ -444,6 +508,8 @@ class WalletService:
                 tx=self._record(cmd, TxStatus.OK, result.to_dict(), ref_tx=cmd.bet_tx_id),
                 entry=entry,
                 round=change,
+                limits=self._limits(wallet, self.clock()).after_credit(cmd.amount),
+                limits_player=cmd.player_id,
             )
             return await self._apply(tx, write, result)
 
@@ -529,8 +595,10 @@ class WalletService:
             )
             after = Balances(cmd.currency, before.cash + cash, before.bonus + bonus, before.held)
             return await self._settle_rollback(
-                tx, cmd, after, outcome="applied", entry=entry, change=change, amounts=(cash, bonus)
-            )
+                tx, cmd, after, outcome="applied", entry=entry, change=change,
+                amounts=(cash, bonus),
+                limits=self._limits(wallet, self.clock()).after_refund(cash + bonus),
+            )  # fmt: skip
 
         return await self._money_call(cmd, decide, session=session)
 
@@ -566,6 +634,7 @@ class WalletService:
         entry: JournalEntry | None = None,
         change: RoundChange | None = None,
         amounts: tuple[int, int] = (0, 0),
+        limits: LimitState | None = None,
     ) -> WalletResult:
         result = WalletResult(
             transaction_id=0,
@@ -598,6 +667,8 @@ class WalletService:
             entry=entry,
             round=change,
             tombstone=tombstone,
+            limits=limits,
+            limits_player=cmd.player_id if limits else None,
         )
         return await self._apply(tx, write, result)
 
@@ -671,6 +742,16 @@ class WalletService:
                         **_bal(wallet),
                     ),
                 )
+            limits = None
+            if kind is EntryKind.DEPOSIT:
+                limits = self._limits(wallet, self.clock())
+                try:
+                    limits.check_deposit(cmd.amount)
+                except LimitReached as refusal:
+                    return await self._refuse(
+                        tx, cmd, type(refusal)(refusal.message, **refusal.details, **_bal(wallet))
+                    )
+                limits = limits.after_deposit(cmd.amount)
             house_id = await tx.house_account(house, OPERATOR_OWNER, cmd.currency)
             source, target = (house_id, player_account) if inbound else (player_account, house_id)
             entry = transfer(
@@ -692,7 +773,10 @@ class WalletService:
                 cash_amount=abs(cash_delta),
                 bonus_amount=bonus_delta,
             )
-            write = Write(tx=self._record(cmd, TxStatus.OK, result.to_dict()), entry=entry)
+            write = Write(
+                tx=self._record(cmd, TxStatus.OK, result.to_dict()), entry=entry,
+                limits=limits, limits_player=cmd.player_id if limits else None,
+            )  # fmt: skip
             return await self._apply(tx, write, result)
 
         return await self._money_call(cmd, decide, refuse_blocked=True)

@@ -18,7 +18,7 @@ from croupier.services.gateway_ports import ProviderKey, SessionSummary
 
 SESSION_COLUMNS = (
     "id, provider, player_id, currency, game_code, state, created_at, updated_at, version, "
-    "jurisdiction, stake_cap, stake_cap_rule"
+    "jurisdiction, stake_cap, stake_cap_rule, min_round_ms, min_round_rule"
 )
 EVENT_COLUMNS = (
     "session_id, from_state, to_state, actor, reason, at, round_ref, tx_ids, correlation_id"
@@ -53,6 +53,8 @@ def _session(row: Row) -> GameSession:
         jurisdiction=row[9],
         stake_cap=int(row[10]) if row[10] is not None else None,
         stake_cap_rule=row[11],
+        min_round_ms=int(row[12]) if row[12] is not None else None,
+        min_round_rule=row[13],
     )
 
 
@@ -167,7 +169,8 @@ class SqlGatewayStore:
             await unit.execute(
                 "INSERT INTO game_sessions (id, provider, player_id, currency, game_code, state, "
                 "version, created_at, updated_at, expires_at, jurisdiction, stake_cap, "
-                "stake_cap_rule) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                "stake_cap_rule, min_round_ms, min_round_rule) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                 session.id,
                 session.provider,
                 session.player_id,
@@ -181,6 +184,8 @@ class SqlGatewayStore:
                 session.jurisdiction,
                 session.stake_cap,
                 session.stake_cap_rule,
+                session.min_round_ms,
+                session.min_round_rule,
             )
             await unit.execute(
                 INSERT_TOKEN_SQL,

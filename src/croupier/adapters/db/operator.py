@@ -8,7 +8,7 @@ from datetime import datetime
 
 import orjson
 
-from croupier.adapters.db.runner import Row, SqlRunner, as_date, as_datetime
+from croupier.adapters.db.runner import Row, SqlRunner, SqlUnit, as_date, as_datetime
 from croupier.domain.catalogue import CatalogueProvider, Game, GameCategory
 from croupier.domain.ledger import PLAYER_ACCOUNT_TYPES
 from croupier.domain.players import KycStatus, PlayerProfile
@@ -187,8 +187,8 @@ class SqlOperatorStore:
         return _profile(rows[0]) if rows else None
 
     async def update_player(
-        self, player_id: str, change: ProfileChange, now: datetime
-    ) -> PlayerProfile | None:
+        self, player_id: str, change: ProfileChange, now: datetime, currency: str | None = None
+    ) -> PlayerProfile | str | None:
         sets: list[str] = []
         args: list[object] = [player_id, now]
         for column, value in (
@@ -209,6 +209,10 @@ class SqlOperatorStore:
         )
         try:
             async with self.db.unit() as unit:
+                if currency is not None:
+                    outcome = await self._change_currency(unit, player_id, currency)
+                    if outcome != "ok":
+                        return outcome
                 rows = await unit.fetch(sql, *args)
         except Exception as exc:
             if _is_unique_violation(exc):
@@ -216,33 +220,29 @@ class SqlOperatorStore:
             raise
         return _profile(rows[0]) if rows else None
 
-    async def change_currency(self, player_id: str, currency: str, now: datetime) -> str:
+    async def _change_currency(self, unit: SqlUnit, player_id: str, currency: str) -> str:
+        # The wallet's accounts first, then the player: the order money calls lock in (their
+        # writes check the player's key), so neither can wait on the other in a circle.
         lock = self.db.row_lock
-        async with self.db.unit() as unit:
-            player = await unit.fetch(
-                f"SELECT currency FROM players WHERE id = $1{lock}",  # noqa: S608 - constant
-                player_id,
-            )
-            if not player:
-                return "missing"
-            await unit.fetch(
-                f"SELECT id FROM accounts WHERE owner = $1 AND type IN ({PLAYER_TYPES}){lock}",  # noqa: S608
-                player_id,
-            )
-            used = await unit.fetch(USED_WALLET_SQL, player_id)
-            if used:
-                return "locked"
-            await unit.execute(
-                f"UPDATE accounts SET currency = $2 WHERE owner = $1 AND type IN ({PLAYER_TYPES})",  # noqa: S608
-                player_id,
-                currency,
-            )
-            await unit.execute(
-                "UPDATE players SET currency = $2, updated_at = $3 WHERE id = $1",
-                player_id,
-                currency,
-                now,
-            )
+        await unit.fetch(
+            f"SELECT id FROM accounts WHERE owner = $1 AND type IN ({PLAYER_TYPES}) "  # noqa: S608
+            f"ORDER BY id{lock}",
+            player_id,
+        )
+        player = await unit.fetch(
+            f"SELECT currency FROM players WHERE id = $1{lock}",  # noqa: S608 - constant
+            player_id,
+        )
+        if not player:
+            return "missing"
+        if await unit.fetch(USED_WALLET_SQL, player_id):
+            return "locked"
+        await unit.execute(
+            f"UPDATE accounts SET currency = $2 WHERE owner = $1 AND type IN ({PLAYER_TYPES})",  # noqa: S608
+            player_id,
+            currency,
+        )
+        await unit.execute("UPDATE players SET currency = $2 WHERE id = $1", player_id, currency)
         return "ok"
 
     # -- player protection ----------------------------------------------------------------
@@ -276,6 +276,30 @@ class SqlOperatorStore:
                 reason=r[5],
                 created_at=as_datetime(r[6]),
             )
+            for r in rows
+        ]
+
+    async def insert_protection_event(
+        self, player_id: str, kind: str, detail: dict[str, object], actor: str, at: datetime
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO protection_events (player_id, kind, detail, actor, at) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            player_id,
+            kind,
+            orjson.dumps(detail).decode(),
+            actor,
+            at,
+        )
+
+    async def protection_events(self, player_id: str) -> Sequence[dict[str, object]]:
+        rows = await self.db.fetch(
+            "SELECT kind, detail, actor, at FROM protection_events WHERE player_id = $1 "
+            "ORDER BY id",
+            player_id,
+        )
+        return [
+            {"kind": r[0], **orjson.loads(r[1]), "actor": r[2], "at": as_datetime(r[3])}
             for r in rows
         ]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from croupier.adapters.db.gateway import (
 from croupier.adapters.db.rows import (
     balance_deltas,
     hold_from_row,
+    limits_from_row,
     round_from_row,
     tx_from_row,
     wallet_from_rows,
@@ -48,6 +50,9 @@ FROM players p JOIN accounts a ON a.owner = p.id AND a.currency = p.currency
 WHERE p.id = $1 AND a.type IN ('player_cash', 'player_bonus', 'player_held')
 """
 LOCK_WALLET_SQL = WALLET_SQL + " ORDER BY a.id FOR UPDATE OF a"
+LIMITS_SQL = "SELECT state, version FROM player_limits WHERE player_id = $1 FOR UPDATE"
+"""The player's responsible-gaming state, locked after the accounts (the same order as in
+LOAD_SQL): locked, it is read as last committed."""
 TX_COLUMNS = (
     "id, scope, reference, kind, status, player_id, round_ref, ref_tx, amount, currency, "
     "fingerprint, result, entry_id"
@@ -89,6 +94,8 @@ FROM (SELECT {ROUND_COLUMNS} FROM rounds WHERE scope = $2 AND round_ref = $4) r
 UNION ALL
 SELECT 3, NULL, NULL, NULL, NULL, NULL, row_to_json(s)::text
 FROM ({SESSION_SHARE_SQL.replace("$1", "$5")}) s
+UNION ALL
+SELECT 4, NULL, NULL, NULL, NULL, NULL, row_to_json(l)::text FROM ({LIMITS_SQL}) l
 """  # noqa: S608
 # The session row is share-locked (and so read as last committed, not from the snapshot):
 # closing a session locks it for update, so a close waits for the bets in flight and the
@@ -127,9 +134,18 @@ WITH r AS (
     RETURNING 1
 ), go AS (
     SELECT 1 WHERE $1::text IS NULL OR EXISTS (SELECT 1 FROM r)
+), lim AS (
+    INSERT INTO player_limits AS l0 (player_id, state, version, updated_at)
+    SELECT $35::text, $36::text, 1, $14::timestamptz FROM go WHERE $35::text IS NOT NULL
+    ON CONFLICT (player_id) DO UPDATE SET state = EXCLUDED.state,
+        version = l0.version + 1, updated_at = EXCLUDED.updated_at
+    WHERE l0.version = $37::int
+    RETURNING 1
+), ok AS (
+    SELECT 1 FROM go WHERE $35::text IS NULL OR EXISTS (SELECT 1 FROM lim)
 ), e AS (
     INSERT INTO journal_entries (kind, created_at, reverses_entry_id)
-    SELECT $15::text, $14::timestamptz, $16::bigint FROM go WHERE $15::text IS NOT NULL
+    SELECT $15::text, $14::timestamptz, $16::bigint FROM ok WHERE $15::text IS NOT NULL
     RETURNING id
 ), p AS (
     INSERT INTO postings (entry_id, account_id, currency, amount)
@@ -137,16 +153,26 @@ WITH r AS (
 ), u AS (
     UPDATE accounts SET balance = accounts.balance + x.m
     FROM unnest($20::bigint[], $21::bigint[]) AS x(a, m)
-    WHERE accounts.id = x.a AND accounts.balance IS NOT NULL AND EXISTS (SELECT 1 FROM go)
+    WHERE accounts.id = x.a AND accounts.balance IS NOT NULL AND EXISTS (SELECT 1 FROM ok)
 )
 INSERT INTO wallet_transactions (scope, reference, kind, status, player_id, round_ref, ref_tx,
     amount, currency, fingerprint, result, entry_id, created_at, session_id, correlation_id)
 SELECT $22::text, $23::text, $24::text, $25::text, $26::text, $27::text, $28::text,
     $29::bigint, $30::text, $31::text, $32::text, (SELECT id FROM e), $14::timestamptz,
     $33::text, $34::text
-FROM go
+FROM ok
 RETURNING id, entry_id
 """
+
+LIMITS_WRITE_SQL = """
+INSERT INTO player_limits AS l0 (player_id, state, version, updated_at)
+VALUES ($1, $2, 1, $4)
+ON CONFLICT (player_id) DO UPDATE SET state = EXCLUDED.state,
+    version = l0.version + 1, updated_at = EXCLUDED.updated_at
+WHERE l0.version = $3
+RETURNING 1
+"""
+"""A limits change on its own (the operator's): the same version guard as in WRITE_SQL."""
 
 INSERT_TX_SQL = """
 INSERT INTO wallet_transactions (scope, reference, kind, status, player_id, round_ref, ref_tx,
@@ -188,7 +214,11 @@ class PostgresTransaction:
 
     async def lock_wallet(self, player_id: str) -> PlayerWallet | None:
         rows = await self._conn.fetch(LOCK_WALLET_SQL, player_id)
-        return wallet_from_rows(player_id, [tuple(r) for r in rows])
+        wallet = wallet_from_rows(player_id, [tuple(r) for r in rows])
+        if wallet is None:
+            return None
+        limits = await self._conn.fetchrow(LIMITS_SQL, player_id)
+        return replace(wallet, limits=limits_from_row(limits)) if limits else wallet
 
     async def load(
         self,
@@ -211,7 +241,7 @@ class PostgresTransaction:
             return Loaded(wallet, existing, found)
         rows = await self._conn.fetch(LOAD_SQL, player_id, scope, reference, round_ref, token_hash)
         accounts = [tuple(r[1:6]) for r in rows if r[0] == 0]
-        existing = session = None
+        existing = session = limits = None
         if round_ref is not None:
             self._rounds[(scope, round_ref)] = None
         for part, *_, doc in rows:
@@ -226,7 +256,13 @@ class PostgresTransaction:
             elif part == 3:
                 data = orjson.loads(doc)
                 session = session_found(tuple(data[name] for name in SESSION_LOOKUP_NAMES))
-        return Loaded(wallet_from_rows(player_id, accounts), existing, session)
+            elif part == 4:
+                data = orjson.loads(doc)
+                limits = limits_from_row((data["state"], data["version"]))
+        wallet = wallet_from_rows(player_id, accounts)
+        if wallet is not None and limits is not None:
+            wallet = replace(wallet, limits=limits)
+        return Loaded(wallet, existing, session)
 
     async def find_tx(self, scope: str, reference: str) -> StoredTx | None:
         row = await self._conn.fetchrow(FIND_TX_SQL, scope, reference)
@@ -329,12 +365,22 @@ class PostgresTransaction:
                 orjson.dumps(rec.result).decode(),
                 rec.session_id,
                 rec.correlation_id,
+                write.limits_player if write.limits else None,
+                write.limits.to_json() if write.limits else None,
+                write.limits.version if write.limits else 0,
             )
             if row is None:
                 raise WriteConflict
             tx_id, entry_id = row[0], row[1]
         elif write.entry is not None:
             entry_id = await self._insert_entry(write, now)
+        if write.tx is None and write.limits is not None:
+            done = await conn.fetchval(
+                LIMITS_WRITE_SQL, write.limits_player, write.limits.to_json(),
+                write.limits.version, now,
+            )  # fmt: skip
+            if done is None:
+                raise WriteConflict
         if (stone := write.tombstone) is not None:
             await conn.execute(
                 INSERT_TX_SQL,

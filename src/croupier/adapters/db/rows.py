@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from croupier.domain.ledger import JournalEntry
+from croupier.domain.limits import LimitState
 from croupier.domain.wallet import Balances, TxKind, TxStatus
 from croupier.services.ports import HoldState, PlayerWallet, RoundState, StoredTx
 
@@ -33,6 +34,11 @@ def wallet_from_rows(player_id: str, rows: Sequence[Sequence[Any]]) -> PlayerWal
         held_account=ids["player_held"],
         balances=Balances(currency, bal["player_cash"], bal["player_bonus"], bal["player_held"]),
     )
+
+
+def limits_from_row(row: Sequence[Any]) -> LimitState:
+    """(state, version) of a player_limits row."""
+    return LimitState.from_json(row[0], int(row[1]))
 
 
 def tx_from_row(row: Sequence[Any]) -> StoredTx:

@@ -244,6 +244,8 @@ game_sessions = Table(
     Column("jurisdiction", String(8), nullable=True),
     Column("stake_cap", BigInteger, nullable=True, comment="largest stake, minor units"),
     Column("stake_cap_rule", String(64), nullable=True),
+    Column("min_round_ms", Integer, nullable=True, comment="least time between rounds"),
+    Column("min_round_rule", String(64), nullable=True),
     CheckConstraint(
         "state IN ('created', 'launched', 'active', 'pending_settlement', 'settled', "
         "'cancelled', 'failed', 'reversed')",
@@ -338,4 +340,33 @@ player_exclusions = Table(
     comment="Append-only: an exclusion is never shortened or lifted early.",
 )
 
-APPEND_ONLY_TABLES = ("journal_entries", "postings", "session_events", "player_exclusions")
+player_limits = Table(
+    "player_limits",
+    metadata,
+    Column("player_id", String(128), ForeignKey("players.id"), primary_key=True),
+    Column("state", Text, nullable=False, comment="limits, pending changes, usage: JSON"),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", Ts, nullable=False),
+    comment="Responsible-gaming state; read with the wallet's lock by every money call.",
+)
+
+protection_events = Table(
+    "protection_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("player_id", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text, nullable=False, comment="JSON"),
+    Column("actor", String(128), nullable=False),
+    Column("at", Ts, nullable=False),
+    Index("ix_protection_events_player_id", "player_id", "id"),
+    comment="Append-only: every limit change requested, with when it takes effect.",
+)
+
+APPEND_ONLY_TABLES = (
+    "journal_entries",
+    "postings",
+    "session_events",
+    "player_exclusions",
+    "protection_events",
+)

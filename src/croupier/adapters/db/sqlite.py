@@ -14,6 +14,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from croupier.adapters.db.gateway import SESSION_LOOKUP_SQL, session_found
 from croupier.adapters.db.rows import (
     balance_deltas,
     hold_from_row,
+    limits_from_row,
     round_from_row,
     tx_from_row,
     wallet_from_rows,
@@ -31,6 +33,7 @@ from croupier.adapters.db.rows import (
 from croupier.adapters.db.runner import Row, to_sqlite
 from croupier.domain.errors import StorageUnavailable
 from croupier.domain.ledger import PLAYER_ACCOUNT_TYPES, AccountType
+from croupier.domain.limits import LimitState
 from croupier.services.ports import (
     HoldState,
     Loaded,
@@ -101,7 +104,13 @@ class SqliteTransaction:
 
     async def lock_wallet(self, player_id: str) -> PlayerWallet | None:
         rows = self._conn.execute(WALLET_SQL, (player_id,)).fetchall()
-        return wallet_from_rows(player_id, rows)
+        wallet = wallet_from_rows(player_id, rows)
+        if wallet is None:
+            return None
+        limits = self._conn.execute(
+            "SELECT state, version FROM player_limits WHERE player_id = ?", (player_id,)
+        ).fetchone()
+        return replace(wallet, limits=limits_from_row(limits)) if limits else wallet
 
     async def load(
         self,
@@ -246,6 +255,8 @@ class SqliteTransaction:
                 )  # fmt: skip
                 if record is write.tx:
                     tx_id = cur.lastrowid
+            if (limits := write.limits) is not None:
+                self._write_limits(write.limits_player or "", limits, at)
             if (hold := write.new_hold) is not None:
                 conn.execute(
                     "INSERT INTO holds (reference, player_id, currency, amount, posted_amount, "
@@ -270,6 +281,24 @@ class SqliteTransaction:
                 raise WriteConflict from exc
             raise
         return tx_id, entry_id
+
+    def _write_limits(self, player_id: str, limits: LimitState, at: str) -> None:
+        """The new state if the row is still at the version read (0: no row), else
+        WriteConflict: the call runs again on what is there now."""
+        if limits.version == 0:
+            self._conn.execute(
+                "INSERT INTO player_limits (player_id, state, version, updated_at) "
+                "VALUES (?, ?, 1, ?)",
+                (player_id, limits.to_json(), at),
+            )  # a row made meanwhile: IntegrityError, WriteConflict below
+            return
+        cur = self._conn.execute(
+            "UPDATE player_limits SET state = ?, version = version + 1, updated_at = ? "
+            "WHERE player_id = ? AND version = ?",
+            (limits.to_json(), at, player_id, limits.version),
+        )
+        if cur.rowcount != 1:
+            raise WriteConflict
 
     async def create_wallet(self, player_id: str, currency: str, *, now: datetime) -> None:
         at = ts(now)
