@@ -50,6 +50,16 @@ _OK = {
                 "token": {"type": "string", "description": "refresh only"},
             },
         },
+        "reality_check": {
+            "type": "object",
+            "description": "present on a bet's answer when the player's reality check is "
+            "due: the game shows it before the next round",
+            "properties": {
+                "due": {"const": True},
+                "interval_minutes": {"type": "integer"},
+                "net_loss_today": _DECIMAL,
+            },
+        },
         "transaction": {
             "type": "object",
             "properties": {

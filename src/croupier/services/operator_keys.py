@@ -20,13 +20,13 @@ from croupier.services.operator_ports import OperatorKey, OperatorStore
 from croupier.services.wallet import utc_now
 
 SCOPES = {
-    "players:read": "read player profiles and balances",
+    "players:read": "read player profiles, balances, limits and exclusions",
     "players:write": "create players, change their profile, block and unblock them",
     "cashier": "deposits and withdrawals",
     "catalogue:read": "read providers and games",
     "catalogue:write": "add and change providers and games, enable and disable them",
     "launch": "launch games for players (and in demo mode)",
-    "protection": "start cool-offs and self-exclusions",
+    "protection": "start cool-offs and self-exclusions, set limits",
     "history:read": "read transaction, round and session history",
 }
 """Every scope an operator key may hold, and what it allows."""

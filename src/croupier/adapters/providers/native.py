@@ -361,7 +361,16 @@ class NativeV1:
 
     def _result(self, result: WalletResult) -> dict[str, Any]:
         currency = self.currencies[result.balances.currency]
+        extra: dict[str, Any] = {}
+        if (check := result.extra.get("reality_check")) is not None:
+            # The player's reality check is due: the game shows it before the next round.
+            extra["reality_check"] = {
+                "due": True,
+                "interval_minutes": check.get("interval_minutes"),
+                "net_loss_today": format_decimal(int(check.get("net_loss_today", 0)), currency),
+            }
         return {
+            **extra,
             **self._balance_of(result.balances),
             "transaction": {
                 "id": str(result.transaction_id),
