@@ -20,12 +20,14 @@ from croupier.adapters.db.sqlite import SqliteStore
 from croupier.adapters.providers.native import NativeV1
 from croupier.adapters.redis_nonces import RedisNonceStore
 from croupier.adapters.rule_packs import load_rule_packs
+from croupier.api.alerts import AlertRecorder
 from croupier.api.app import ProviderFastPath, create_app
 from croupier.api.metrics import Metrics
 from croupier.api.operator import OperatorApi
 from croupier.config import Settings
 from croupier.domain.errors import ConfigurationError
-from croupier.domain.money import CurrencyTable
+from croupier.domain.money import CurrencyTable, parse_decimal
+from croupier.domain.signals import SignalRules
 from croupier.domain.wallet import BonusPolicy
 from croupier.services.catalogue import CatalogueService
 from croupier.services.gateway_ports import NonceStore
@@ -139,6 +141,7 @@ class Gateway:
     catalogue: CatalogueService
     protection: ProtectionService
     launcher: LaunchService
+    alerts: AlertRecorder
 
     def app(self) -> ProviderFastPath:
         operator = OperatorApi(
@@ -158,6 +161,7 @@ class Gateway:
             access_log=self.settings.access_log,
             known_provider=self.keys.known,
             routes=operator.routes(),
+            on_refusal=self.alerts.refused,
         )
 
 
@@ -182,6 +186,18 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
         players = PlayerService(
             operator_store, wallet, countries=iso_countries(), subdivisions=iso_subdivisions()
         )
+        metrics = Metrics()
+        rules = SignalRules(
+            bets_per_minute=settings.alert_bets_per_minute,
+            big_win_amounts={
+                code: parse_decimal(amount, wallet.currencies.get_currency(code))
+                for code, amount in settings.alert_big_win_amounts.items()
+            },
+            big_win_multiple=settings.alert_big_win_multiple,
+            refusals_per_minute=settings.alert_refusals_per_minute,
+        )
+        recorder = AlertRecorder(operator_store, metrics, rules, clock=wallet.clock)
+        wallet.signals, wallet.alerts = rules, recorder
         catalogue = CatalogueService(operator_store, clock=wallet.clock)
         protection = ProtectionService(
             operator_store, sessions, clock=wallet.clock,
@@ -194,9 +210,9 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
         )  # fmt: skip
         try:
             yield Gateway(
-                settings, wallet, keys, sessions, nonces, native, Metrics(),
+                settings, wallet, keys, sessions, nonces, native, metrics,
                 OperatorKeyService(operator_store, clock=wallet.clock), players, catalogue,
-                protection, launcher,
+                protection, launcher, recorder,
             )  # fmt: skip
         finally:
             if redis is not None:

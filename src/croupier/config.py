@@ -71,6 +71,19 @@ class Settings(BaseSettings):
         le=24 * 30,
         description="cooling period before a limit increase or removal takes effect",
     )
+    alert_bets_per_minute: int = Field(
+        default=500, ge=1, description="bets in a minute by one player that raise a bet_rate alert"
+    )
+    alert_big_win_amounts: dict[str, str] = Field(
+        default_factory=lambda: {"EUR": "40000.00"},
+        description="per currency, the win (decimal string) that may raise a big_win alert",
+    )
+    alert_big_win_multiple: int = Field(
+        default=350, ge=1, description="and the multiple of the round's stake it must pass"
+    )
+    alert_refusals_per_minute: int = Field(
+        default=50, ge=1, description="refused calls of one provider in a minute: an alert"
+    )
     launch_url_seconds: int = Field(
         default=120, ge=10, le=3600, description="lifetime of a signed launch URL"
     )

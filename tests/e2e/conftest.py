@@ -20,11 +20,13 @@ from croupier.adapters.db.gateway import SqlGatewayStore
 from croupier.adapters.db.operator import SqlOperatorStore
 from croupier.adapters.providers.native import NativeV1
 from croupier.adapters.rule_packs import load_rule_packs
+from croupier.api.alerts import AlertRecorder
 from croupier.api.app import create_app
 from croupier.api.metrics import Metrics
 from croupier.api.operator import OperatorApi
 from croupier.bootstrap import iso_countries, iso_subdivisions
 from croupier.domain import signing
+from croupier.domain.signals import SignalRules
 from croupier.domain.wallet import Deposit
 from croupier.services.catalogue import CatalogueService
 from croupier.services.keys import KeyService
@@ -62,6 +64,9 @@ class Api:
     protection: ProtectionService | None = None
     operator_token: str = ""
     """An operator key with every scope."""
+    alerts: AlertRecorder | None = None
+    """Signals at test thresholds: 20 bets a minute, a EUR 40,000 win at 350 times the
+    stake, 10 refusals a minute."""
 
     async def op(
         self,
@@ -173,9 +178,16 @@ async def api(store: WalletStore, wallet: WalletService, clock: FakeClock) -> As
         keys=operator_keys, players=players, catalogue=catalogue, wallet=wallet,
         launcher=launcher, protection=protection, metrics=metrics, max_body_bytes=65536,
     )  # fmt: skip
+    recorder = AlertRecorder(
+        operator_store, metrics,
+        SignalRules(bets_per_minute=20, big_win_amounts={"EUR": 4_000_000},
+                    big_win_multiple=350, refusals_per_minute=10),
+        clock=clock,
+    )  # fmt: skip
+    wallet.signals, wallet.alerts = recorder.rules, recorder
     app = create_app(
         [native], metrics=metrics, access_log=False, known_provider=keys.known,
-        routes=operator.routes(),
+        routes=operator.routes(), on_refusal=recorder.refused,
     )  # fmt: skip
     key = await keys.add(PROVIDER, key_id="k1")
     _, operator_token = await operator_keys.add(["all"], "tests")
@@ -185,4 +197,4 @@ async def api(store: WalletStore, wallet: WalletService, clock: FakeClock) -> As
                   gateway_store=gateway_store, metrics=metrics, clock=clock,
                   key_id=key.key_id, secret=key.secret, players=players, catalogue=catalogue,
                   operator_keys=operator_keys, launcher=launcher, protection=protection,
-                  operator_token=operator_token)  # fmt: skip
+                  operator_token=operator_token, alerts=recorder)  # fmt: skip

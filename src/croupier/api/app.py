@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -177,6 +177,7 @@ def create_app(
     access_log: bool = True,
     known_provider: Any = None,
     routes: Sequence[BaseRoute] = (),
+    on_refusal: Callable[[str, str], Awaitable[None]] | None = None,
 ) -> ProviderFastPath:
     """The API. ``known_provider(code) -> bool`` keeps unknown path segments out of metric
     labels (a caller can make up any provider name)."""
@@ -218,6 +219,8 @@ def create_app(
             metrics.mismatches.labels(label, reply.call).inc()
         if reply.extra.get("signature_failure"):
             metrics.signature_failures.labels(label, reply.outcome).inc()
+        if on_refusal is not None and reply.status >= 400 and label != "unknown":
+            await on_refusal(label, reply.outcome)  # the refusal-burst signal
         if access_log:
             log.info(
                 "wallet call",

@@ -35,6 +35,12 @@ class Metrics:
             ["provider", "code"],
             registry=self.registry,
         )
+        self.alerts = Counter(
+            "croupier_alerts_total",
+            "Anomaly signals raised: bet_rate, big_win, refusal_burst.",
+            ["kind"],
+            registry=self.registry,
+        )
         self.internal_errors = Counter(
             "croupier_internal_errors_total",
             "Requests that hit an unexpected error (a bug): answered 500 INTERNAL_ERROR.",

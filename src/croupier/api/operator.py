@@ -34,13 +34,14 @@ from croupier.domain.errors import CroupierError, InvalidRequest, UnsupportedMed
 from croupier.domain.limits import LIMIT_KINDS, TIME_LIMITS, LimitState
 from croupier.domain.money import CurrencyTable, format_decimal, parse_decimal
 from croupier.domain.players import KycStatus, PlayerProfile
+from croupier.domain.signals import AlertKind
 from croupier.domain.wallet import Balances, Deposit, WalletResult, Withdrawal
 from croupier.services import context as call_context
 from croupier.services.catalogue import CatalogueService
 from croupier.services.launch import Launch, LaunchService
 from croupier.services.operator_keys import OperatorKeyService
 from croupier.services.operator_ports import Exclusion, RoundView, TxView
-from croupier.services.players import PlayerInput, PlayerService, PlayerUpdate
+from croupier.services.players import MAX_PAGE, PlayerInput, PlayerService, PlayerUpdate
 from croupier.services.protection import ProtectionService
 from croupier.services.wallet import WalletService
 
@@ -392,6 +393,7 @@ class OperatorApi:
             ("PUT", "/players/{player_id}/limits/{kind}", "protection", self.set_limit),
             ("GET", "/players/{player_id}/exclusions", "players:read", self.exclusions),
             ("POST", "/launch", "launch", self.launch),
+            ("GET", "/alerts", "history:read", self.list_alerts),
             ("GET", "/sessions/{session_id}/transactions", "history:read", self.session_txs),
             ("GET", "/catalogue/providers", "catalogue:read", self.list_providers),
             ("GET", "/catalogue/providers/{provider}", "catalogue:read", self.get_provider),
@@ -600,6 +602,27 @@ class OperatorApi:
             "current": self.render.exclusion(current) if current else None,
             "items": [self.render.exclusion(e) for e in history],
         }
+
+    async def list_alerts(self, request: Request) -> tuple[int, Any]:
+        before, limit = _page(request)
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidRequest(f"limit must be 1 to {MAX_PAGE}", field="limit")
+        kind = request.query_params.get("kind")
+        if kind is not None and kind not in {k.value for k in AlertKind}:
+            raise InvalidRequest(
+                f"kind is one of {', '.join(k.value for k in AlertKind)}", field="kind"
+            )
+        rows = await self.players.store.alerts(
+            kind=kind, player_id=request.query_params.get("player_id"), before=before,
+            limit=limit,
+        )  # fmt: skip
+        items = [
+            {"id": str(i), "kind": a.kind.value, "at": _ts(a.at), "player_id": a.player_id,
+             "provider": a.provider, "detail": a.detail}
+            for i, a in rows
+        ]  # fmt: skip
+        more = len(rows) == limit
+        return 200, {"items": items, "next_before": str(rows[-1][0]) if more and rows else None}
 
     # -- history
 

@@ -79,6 +79,9 @@ class LimitState:
     """``loss_day`` ... -> amount so far in the anchored period (loss may be negative)."""
     last_round_at: datetime | None = None
     reality_next_at: datetime | None = None
+    minute_start: datetime | None = None
+    """Start of the current one-minute window of the bet-rate signal."""
+    minute_bets: int = 0
     version: int = 0
     """The stored row's version (0: no row yet)."""
 
@@ -193,6 +196,10 @@ class LimitState:
         state = replace(wagered, usage=wagered._add(Metric.LOSS, stake))
         if new_round:
             state = replace(state, last_round_at=now)
+        if self.minute_start is None or now - self.minute_start >= timedelta(minutes=1):
+            state = replace(state, minute_start=now, minute_bets=1)
+        else:
+            state = replace(state, minute_bets=self.minute_bets + 1)
         return state.reality(now)
 
     def reality(self, now: datetime) -> tuple[LimitState, bool]:
@@ -244,6 +251,8 @@ class LimitState:
                 "reality_next_at": (
                     self.reality_next_at.isoformat() if self.reality_next_at else None
                 ),
+                "minute_start": self.minute_start.isoformat() if self.minute_start else None,
+                "minute_bets": self.minute_bets,
             },
             separators=(",", ":"),
             sort_keys=True,
@@ -265,5 +274,7 @@ class LimitState:
             reality_next_at=(
                 moment(data["reality_next_at"]) if data.get("reality_next_at") else None
             ),
+            minute_start=moment(data["minute_start"]) if data.get("minute_start") else None,
+            minute_bets=int(data.get("minute_bets", 0)),
             version=version,
         )

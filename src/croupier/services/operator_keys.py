@@ -27,7 +27,7 @@ SCOPES = {
     "catalogue:write": "add and change providers and games, enable and disable them",
     "launch": "launch games for players (and in demo mode)",
     "protection": "start cool-offs and self-exclusions, set limits",
-    "history:read": "read transaction, round and session history",
+    "history:read": "read transaction, round and session history, and alerts",
 }
 """Every scope an operator key may hold, and what it allows."""
 

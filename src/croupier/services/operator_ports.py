@@ -10,6 +10,7 @@ from typing import Protocol
 
 from croupier.domain.catalogue import CatalogueProvider, Game
 from croupier.domain.players import KycStatus, PlayerProfile
+from croupier.domain.signals import Alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,14 @@ class OperatorStore(Protocol):
 
     async def protection_events(self, player_id: str) -> Sequence[dict[str, object]]:
         """Every recorded request about the player's protection, oldest first."""
+
+    # -- signals
+    async def insert_alert(self, alert: Alert) -> None: ...
+
+    async def alerts(
+        self, *, kind: str | None, player_id: str | None, before: int | None, limit: int
+    ) -> Sequence[tuple[int, Alert]]:
+        """Newest first, ids below ``before``."""
 
     # -- catalogue
     async def upsert_catalogue(

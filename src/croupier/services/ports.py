@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from croupier.domain.ledger import AccountType, JournalEntry
 from croupier.domain.limits import LimitState
 from croupier.domain.sessions import GameSession
+from croupier.domain.signals import Alert
 from croupier.domain.wallet import Balances, TxKind, TxStatus
 
 
@@ -192,6 +193,11 @@ class SessionGuard(Protocol):
 
     def note(self, found: SessionFound | None) -> None:
         """The call is a repeat, answered without the check: see the session all the same."""
+
+
+class AlertSink(Protocol):
+    async def record(self, alerts: Sequence[Alert]) -> None:
+        """Store, log and count anomaly signals."""
 
 
 class WalletTransaction(Protocol):

@@ -8,7 +8,8 @@ balanced entry with its idempotency record, commit. A refusal that must replay t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -45,6 +46,7 @@ from croupier.domain.errors import (
 from croupier.domain.ledger import OPERATOR_OWNER, AccountType, EntryKind, JournalEntry, transfer
 from croupier.domain.limits import LimitState
 from croupier.domain.money import INT64_MAX, CurrencyTable, check_minor
+from croupier.domain.signals import Alert, AlertKind, SignalRules
 from croupier.domain.wallet import (
     CASHIER_SCOPE,
     MAX_SCOPE_LENGTH,
@@ -71,6 +73,7 @@ from croupier.domain.wallet import (
 )
 from croupier.services import context as call_context
 from croupier.services.ports import (
+    AlertSink,
     HoldResolution,
     HoldState,
     NewHold,
@@ -87,6 +90,7 @@ from croupier.services.ports import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger("croupier.wallet")
 Outcome = WalletResult | CroupierError
 """What one attempt returns: a result, or a stored refusal to raise once committed."""
 
@@ -119,12 +123,26 @@ class WalletService:
         policy: BonusPolicy | None = None,
         clock: Callable[[], datetime] = utc_now,
         max_attempts: int = 8,
+        signals: SignalRules | None = None,
+        alerts: AlertSink | None = None,
     ) -> None:
         self.store = store
         self.currencies = currencies
         self.policy = policy or BonusPolicy()
         self.clock = clock
         self.max_attempts = max_attempts
+        self.signals = signals or SignalRules()
+        self.alerts = alerts
+        """Where anomaly signals go once their call committed (stored, logged, counted)."""
+
+    async def _raise(self, alerts: Sequence[Alert], result: WalletResult) -> None:
+        """Signals of a call that committed (not of a replay); they never fail the call."""
+        if not alerts or result.replay or self.alerts is None:
+            return
+        try:
+            await self.alerts.record(alerts)
+        except Exception:  # an alert lost is logged, a bet answered is kept
+            log.exception("alerts not recorded", extra={"alerts": [a.kind for a in alerts]})
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -375,8 +393,10 @@ class WalletService:
 
     async def place_bet(self, cmd: Bet, *, session: SessionGuard | None = None) -> WalletResult:
         """Take a stake, cash first then bonus (per policy); opens the round if new."""
+        alerts: list[Alert] = []
 
         async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
+            alerts.clear()  # of an attempt that lost a race
             round_ = await tx.find_round(cmd.scope, cmd.round_id)
             if round_ is not None:
                 self._check_round(round_, cmd)
@@ -404,6 +424,12 @@ class WalletService:
             except InsufficientFunds as refusal:
                 return await self._refuse(tx, cmd, refusal)
             limits, reality_due = limits.after_bet(cmd.amount, now, new_round=round_ is None)
+            if limits.minute_bets == self.signals.bets_per_minute + 1:  # once a window
+                alerts.append(Alert(
+                    AlertKind.BET_RATE, now, cmd.player_id, cmd.provider,
+                    {"bets_in_a_minute": limits.minute_bets,
+                     "threshold": self.signals.bets_per_minute},
+                ))  # fmt: skip
             clearing = await tx.house_account(
                 AccountType.PROVIDER_CLEARING, cmd.provider, cmd.currency
             )
@@ -442,12 +468,16 @@ class WalletService:
             )  # fmt: skip
             return await self._apply(tx, write, result)
 
-        return await self._money_call(cmd, decide, refuse_blocked=True, session=session)
+        result = await self._money_call(cmd, decide, refuse_blocked=True, session=session)
+        await self._raise(alerts, result)
+        return result
 
     async def settle_win(self, cmd: Win, *, session: SessionGuard | None = None) -> WalletResult:
         """Pay a win against a live bet of its round; no session or limit check (rule 9)."""
+        alerts: list[Alert] = []
 
         async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
+            alerts.clear()
             round_ = await tx.find_round(cmd.scope, cmd.round_id)
             if round_ is None:
                 raise BetNotFound(f"no bet in round {cmd.round_id!r}", round_id=cmd.round_id)
@@ -511,9 +541,18 @@ class WalletService:
                 limits=self._limits(wallet, self.clock()).after_credit(cmd.amount),
                 limits_player=cmd.player_id,
             )
+            big = self.signals.big_win(
+                amount=cmd.amount, stake=round_.cash_staked + round_.bonus_staked,
+                currency=cmd.currency, player_id=cmd.player_id, provider=cmd.provider,
+                round_id=cmd.round_id, at=self.clock(),
+            )  # fmt: skip
+            if big is not None:
+                alerts.append(big)
             return await self._apply(tx, write, result)
 
-        return await self._money_call(cmd, decide, session=session)
+        result = await self._money_call(cmd, decide, session=session)
+        await self._raise(alerts, result)
+        return result
 
     @staticmethod
     async def _check_named_bet(tx: WalletTransaction, cmd: Win, bet_ref: str) -> None:

@@ -12,6 +12,7 @@ from croupier.adapters.db.runner import Row, SqlRunner, SqlUnit, as_date, as_dat
 from croupier.domain.catalogue import CatalogueProvider, Game, GameCategory
 from croupier.domain.ledger import PLAYER_ACCOUNT_TYPES
 from croupier.domain.players import KycStatus, PlayerProfile
+from croupier.domain.signals import Alert, AlertKind
 from croupier.services.operator_ports import (
     Exclusion,
     NewPlayer,
@@ -300,6 +301,39 @@ class SqlOperatorStore:
         )
         return [
             {"kind": r[0], **orjson.loads(r[1]), "actor": r[2], "at": as_datetime(r[3])}
+            for r in rows
+        ]
+
+    # -- signals --------------------------------------------------------------------------
+
+    async def insert_alert(self, alert: Alert) -> None:
+        await self.db.execute(
+            "INSERT INTO alerts (kind, player_id, provider, detail, at) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            alert.kind.value,
+            alert.player_id,
+            alert.provider,
+            orjson.dumps(alert.detail).decode(),
+            alert.at,
+        )
+
+    async def alerts(
+        self, *, kind: str | None, player_id: str | None, before: int | None, limit: int
+    ) -> Sequence[tuple[int, Alert]]:
+        rows = await self.db.fetch(
+            "SELECT id, kind, player_id, provider, detail, at FROM alerts "
+            "WHERE id < $1 AND ($2 = '' OR kind = $2) AND ($3 = '' OR player_id = $3) "
+            "ORDER BY id DESC LIMIT $4",
+            before if before is not None else NEWEST,
+            kind or "",
+            player_id or "",
+            limit,
+        )
+        return [
+            (
+                int(r[0]),
+                Alert(AlertKind(r[1]), as_datetime(r[5]), r[2], r[3], orjson.loads(r[4])),
+            )
             for r in rows
         ]
 

@@ -363,10 +363,25 @@ protection_events = Table(
     comment="Append-only: every limit change requested, with when it takes effect.",
 )
 
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("player_id", String(128), nullable=True),
+    Column("provider", String(64), nullable=True),
+    Column("detail", Text, nullable=False, comment="JSON"),
+    Column("at", Ts, nullable=False),
+    Index("ix_alerts_at", "at"),
+    Index("ix_alerts_player_id", "player_id", "id"),
+    comment="Anomaly signals (bet rate, big win, refusal burst), as raised. Append-only.",
+)
+
 APPEND_ONLY_TABLES = (
     "journal_entries",
     "postings",
     "session_events",
     "player_exclusions",
     "protection_events",
+    "alerts",
 )
