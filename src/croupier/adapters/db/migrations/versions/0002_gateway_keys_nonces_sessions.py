@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from croupier.adapters.db.migrations.append_only import protect, unprotect
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -139,11 +141,11 @@ def upgrade() -> None:
         comment="Append-only: triggers refuse UPDATE and DELETE.",
     )
     op.create_index("ix_session_events_session_id", "session_events", ["session_id", "id"])
-    _append_only("session_events")
+    protect("session_events")
 
 
 def downgrade() -> None:
-    _drop_append_only("session_events")
+    unprotect("session_events")
     op.drop_index("ix_session_events_session_id", table_name="session_events")
     op.drop_table("session_events")
     op.drop_index("ix_session_tokens_session_id", table_name="session_tokens")
@@ -159,26 +161,3 @@ def downgrade() -> None:
     with op.batch_alter_table("wallet_transactions") as batch:
         batch.drop_column("correlation_id")
         batch.drop_column("session_id")
-
-
-def _append_only(table: str) -> None:
-    """Session events are the record of a session: never edited (croupier_append_only is 0001's)."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION croupier_append_only()"
-        )
-        return
-    for action in ("UPDATE", "DELETE"):
-        op.execute(
-            f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-        )
-
-
-def _drop_append_only(table: str) -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP TRIGGER {table}_append_only ON {table}")
-        return
-    for action in ("update", "delete"):
-        op.execute(f"DROP TRIGGER {table}_no_{action}")

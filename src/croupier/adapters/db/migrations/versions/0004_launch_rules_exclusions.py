@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from croupier.adapters.db.migrations.append_only import protect, unprotect
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -51,37 +53,14 @@ def upgrade() -> None:
     op.create_index(
         "ix_player_exclusions_player_id", "player_exclusions", ["player_id", "id"], unique=False
     )
-    _append_only("player_exclusions")
+    protect("player_exclusions")
 
 
 def downgrade() -> None:
-    _drop_append_only("player_exclusions")
+    unprotect("player_exclusions")
     op.drop_index("ix_player_exclusions_player_id", table_name="player_exclusions")
     op.drop_table("player_exclusions")
     with op.batch_alter_table("game_sessions") as batch:
         batch.drop_column("stake_cap_rule")
         batch.drop_column("stake_cap")
         batch.drop_column("jurisdiction")
-
-
-def _append_only(table: str) -> None:
-    """An exclusion is the record of a player's choice: never edited or deleted."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION croupier_append_only()"
-        )
-        return
-    for action in ("UPDATE", "DELETE"):
-        op.execute(
-            f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-        )
-
-
-def _drop_append_only(table: str) -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP TRIGGER {table}_append_only ON {table}")
-        return
-    for action in ("update", "delete"):
-        op.execute(f"DROP TRIGGER {table}_no_{action}")

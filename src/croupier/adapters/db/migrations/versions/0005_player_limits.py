@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from croupier.adapters.db.migrations.append_only import protect, unprotect
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -55,37 +57,14 @@ def upgrade() -> None:
     op.create_index(
         "ix_protection_events_player_id", "protection_events", ["player_id", "id"], unique=False
     )
-    _append_only("protection_events")
+    protect("protection_events")
 
 
 def downgrade() -> None:
-    _drop_append_only("protection_events")
+    unprotect("protection_events")
     op.drop_index("ix_protection_events_player_id", table_name="protection_events")
     op.drop_table("protection_events")
     op.drop_table("player_limits")
     with op.batch_alter_table("game_sessions") as batch:
         batch.drop_column("min_round_rule")
         batch.drop_column("min_round_ms")
-
-
-def _append_only(table: str) -> None:
-    """The record of what was asked for a player's protection: never edited or deleted."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION croupier_append_only()"
-        )
-        return
-    for action in ("UPDATE", "DELETE"):
-        op.execute(
-            f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-        )
-
-
-def _drop_append_only(table: str) -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP TRIGGER {table}_append_only ON {table}")
-        return
-    for action in ("update", "delete"):
-        op.execute(f"DROP TRIGGER {table}_no_{action}")

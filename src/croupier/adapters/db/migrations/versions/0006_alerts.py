@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from croupier.adapters.db.migrations.append_only import protect, unprotect
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
@@ -33,25 +35,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_alerts_at", "alerts", ["at"], unique=False)
     op.create_index("ix_alerts_player_id", "alerts", ["player_id", "id"], unique=False)
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            "CREATE TRIGGER alerts_append_only BEFORE UPDATE OR DELETE ON alerts "
-            "FOR EACH ROW EXECUTE FUNCTION croupier_append_only()"
-        )
-    else:
-        for action in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER alerts_no_{action.lower()} BEFORE {action} ON alerts "
-                "BEGIN SELECT RAISE(ABORT, 'alerts is append-only'); END"
-            )
+    protect("alerts")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER alerts_append_only ON alerts")
-    else:
-        for action in ("update", "delete"):
-            op.execute(f"DROP TRIGGER alerts_no_{action}")
+    unprotect("alerts")
     op.drop_index("ix_alerts_player_id", table_name="alerts")
     op.drop_index("ix_alerts_at", table_name="alerts")
     op.drop_table("alerts")
