@@ -31,7 +31,7 @@ from croupier.domain.catalogue import (
     provider_problems,
 )
 from croupier.domain.errors import CroupierError, InvalidRequest, UnsupportedMediaType
-from croupier.domain.limits import LIMIT_KINDS, TIME_LIMITS, LimitState
+from croupier.domain.limits import LIMIT_KINDS, MONEY_LIMITS, TIME_LIMITS, LimitState
 from croupier.domain.money import CurrencyTable, format_decimal, parse_decimal
 from croupier.domain.players import KycStatus, PlayerProfile
 from croupier.domain.signals import AlertKind
@@ -558,12 +558,18 @@ class OperatorApi:
         player = await self.players.get(_path(request, "player_id"))
         state = await self.protection.limits(player.id)
         events = await self.protection.events(player.id)
+
+        def shown(event: dict[str, Any]) -> dict[str, Any]:
+            out = {**event, "at": _ts(event["at"]) if isinstance(event["at"], datetime) else None}
+            if event.get("limit") in MONEY_LIMITS:  # amounts as on the wire, like the limits
+                for name in ("value", "previous"):
+                    if isinstance(event.get(name), int):
+                        out[name] = self.render.amount(event[name], player.currency)
+            return out
+
         return 200, {
             **self._limits_out(state, player.currency),
-            "history": [
-                {**e, "at": _ts(e["at"]) if isinstance(e["at"], datetime) else e["at"]}
-                for e in events
-            ],
+            "history": [shown(e) for e in events],
         }
 
     async def set_limit(self, request: Request) -> tuple[int, Any]:
@@ -580,18 +586,16 @@ class OperatorApi:
             if not isinstance(b.value, int) or isinstance(b.value, bool):
                 raise InvalidRequest(f"{kind} is a whole number of minutes", field="value")
             amount = b.value
-        else:
-            if not isinstance(b.value, str):
-                raise InvalidRequest(f"{kind} is a decimal string amount", field="value")
+        else:  # a JSON number is AMOUNT_INVALID, as for every amount
             amount = parse_decimal(b.value, self.wallet.currencies.get_currency(player.currency))
         state, effective = await self.protection.set_limit(
             player.id, kind, amount, actor=request.state.actor
         )
         return 200, {
+            **self._limits_out(state, player.currency),
             "limit": kind,
             "effective_at": _ts(effective),
-            "pending": kind in state.pending,
-            **self._limits_out(state, player.currency),
+            "waiting": kind in state.pending,
         }
 
     async def exclusions(self, request: Request) -> tuple[int, Any]:

@@ -123,15 +123,21 @@ class LimitState:
         current = state.limits.get(kind)
         pending = dict(state.pending)
         limits = dict(state.limits)
+        if value is None and current is None:  # nothing to remove: a pending rise goes too
+            pending.pop(kind, None)
+            return replace(state, pending=pending), now
         stricter = value is not None and (current is None or value <= current)
-        if stricter:
-            limits[kind] = value  # type: ignore[assignment]
-            pending.pop(kind, None)  # a decrease also cancels a pending increase
-            effective = now
-        else:
-            effective = now + cooling
-            pending[kind] = Pending(value, effective)
-        return replace(state, limits=limits, pending=pending), effective
+        if not stricter:
+            pending[kind] = Pending(value, now + cooling)
+            return replace(state, pending=pending), now + cooling
+        limits[kind] = value  # type: ignore[assignment]
+        pending.pop(kind, None)  # a decrease also cancels a pending increase
+        state = replace(state, limits=limits, pending=pending)
+        if kind == "reality_check_minutes" and state.reality_next_at is not None:
+            # A shorter interval holds from now: the next check is due no later than it says.
+            sooner = now + timedelta(minutes=value)  # type: ignore[arg-type]
+            state = replace(state, reality_next_at=min(state.reality_next_at, sooner))
+        return state, now
 
     # -- checks and counts of money calls -------------------------------------------------
 
@@ -217,10 +223,19 @@ class LimitState:
         """A win or a refund of a stake: the net loss goes down (wager does not)."""
         return replace(self, usage=self._add(Metric.LOSS, -amount))
 
-    def after_refund(self, stake: int) -> LimitState:
-        """A rolled-back bet: it counts neither as wagered nor as lost."""
-        state = replace(self, usage=self._add(Metric.WAGER, -stake))
-        return replace(state, usage=state._add(Metric.LOSS, -stake))
+    def after_refund(self, stake: int, bet_at: datetime | None = None) -> LimitState:
+        """A rolled-back bet: it counts neither as wagered nor as lost, in the periods that
+        counted it (``bet_at``); a period that began after the bet never counted it."""
+        usage = dict(self.usage)
+        for period in Period:
+            if bet_at is not None and (
+                period.start(bet_at.date()).isoformat() != self.anchors.get(period.value)
+            ):
+                continue
+            for metric in (Metric.WAGER, Metric.LOSS):
+                kind = f"{metric.value}_{period.value}"
+                usage[kind] = usage.get(kind, 0) - stake
+        return replace(self, usage=usage)
 
     def check_deposit(self, amount: int) -> None:
         over = self._over(Metric.DEPOSIT, amount)

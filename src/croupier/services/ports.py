@@ -57,6 +57,7 @@ class StoredTx:
     fingerprint: str | None
     result: dict[str, Any]
     entry_id: int | None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

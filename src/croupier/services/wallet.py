@@ -636,7 +636,9 @@ class WalletService:
             return await self._settle_rollback(
                 tx, cmd, after, outcome="applied", entry=entry, change=change,
                 amounts=(cash, bonus),
-                limits=self._limits(wallet, self.clock()).after_refund(cash + bonus),
+                limits=self._limits(wallet, self.clock()).after_refund(
+                    cash + bonus, bet.created_at
+                ),
             )  # fmt: skip
 
         return await self._money_call(cmd, decide, session=session)

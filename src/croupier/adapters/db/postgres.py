@@ -55,7 +55,7 @@ LIMITS_SQL = "SELECT state, version FROM player_limits WHERE player_id = $1 FOR 
 LOAD_SQL): locked, it is read as last committed."""
 TX_COLUMNS = (
     "id, scope, reference, kind, status, player_id, round_ref, ref_tx, amount, currency, "
-    "fingerprint, result, entry_id"
+    "fingerprint, result, entry_id, created_at"
 )
 FIND_TX_SQL = f"SELECT {TX_COLUMNS} FROM wallet_transactions WHERE scope = $1 AND reference = $2"  # noqa: S608
 FIND_ROLLBACK_SQL = (

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from croupier.adapters.db.runner import as_datetime
 from croupier.domain.ledger import JournalEntry
 from croupier.domain.limits import LimitState
 from croupier.domain.wallet import Balances, TxKind, TxStatus
@@ -56,6 +57,7 @@ def tx_from_row(row: Sequence[Any]) -> StoredTx:
         fingerprint=row[10],
         result=orjson.loads(row[11]),
         entry_id=row[12],
+        created_at=as_datetime(row[13]) if len(row) > 13 and row[13] is not None else None,
     )
 
 

@@ -51,7 +51,7 @@ WHERE p.id = ? AND a.type IN ('player_cash', 'player_bonus', 'player_held')
 """
 TX_COLUMNS = (
     "id, scope, reference, kind, status, player_id, round_ref, ref_tx, amount, currency, "
-    "fingerprint, result, entry_id"
+    "fingerprint, result, entry_id, created_at"
 )
 ROUND_COLUMNS = (
     "scope, round_ref, player_id, currency, game_code, status, cash_staked, bonus_staked, "
