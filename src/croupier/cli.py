@@ -395,7 +395,10 @@ async def _demo(gw: Gateway, base: str) -> None:
         "or with curl (docs/protocol.md):\n"
         f"  BODY='{body}'; curl -s {base}/native/v1/{provider}/authenticate "
         f'-H content-type:application/json $({exe} sign {provider} authenticate "$BODY" --curl) '
-        '-d "$BODY"',
+        '-d "$BODY"\n'
+        "The operator API (players, cashier, catalogue, launch, limits; docs/operator-api.md), "
+        "from a new player to a launched game:\n"
+        f"  CROUPIER={exe} CROUPIER_URL={base} examples/operator_walkthrough.sh",
         soft_wrap=True,
     )
 
