@@ -521,7 +521,7 @@ async def test_a_launched_session_caps_its_bets(api: Api, database_url: str) -> 
     r = await api.post("bet", over)
     details = refusal(r, 403, "STAKE_CAP_EXCEEDED")
     assert details["rule"] == "GB.stake_caps"
-    assert details["stake_cap"] == 200
+    assert details["stake_cap"] == "2.00"  # decimal strings on the wire, details too
     assert "replay" not in r.json()
     assert r.json()["balance"] == {"cash": "48.00", "bonus": "0.00"}
     assert await cash(api, player_id) == 4800
@@ -560,7 +560,7 @@ async def test_a_25_year_olds_session_takes_5_and_refuses_more(api: Api) -> None
     assert r.status_code == 200, r.text
     api.clock.advance(PACE)
     r = await api.post("bet", bet(player_id, token, "b2", "5.01", round_id="r2"))
-    assert refusal(r, 403, "STAKE_CAP_EXCEEDED")["stake_cap"] == 500
+    assert refusal(r, 403, "STAKE_CAP_EXCEEDED")["stake_cap"] == "5.00"
     assert await cash(api, player_id) == 4500
 
 

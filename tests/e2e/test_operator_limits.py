@@ -446,8 +446,8 @@ async def test_a_loss_limit_refuses_the_bet_that_would_pass_it(api: Api, databas
     entries = await table_count(api, "journal_entries")
 
     body = await limit_refused(s, "b-over", "0.01", "LOSS_LIMIT_REACHED", "loss_day")
-    assert body["error"]["details"]["limit_amount"] == 1000
-    assert body["error"]["details"]["used"] == 1000
+    assert body["error"]["details"]["limit_amount"] == "10.00"
+    assert body["error"]["details"]["used"] == "10.00"
     assert body["balance"] == {"cash": "990.00", "bonus": "0.00"}
     assert await cash(api, player_id) == 99_000  # no money taken
     assert await table_count(api, "journal_entries") == entries
@@ -485,7 +485,7 @@ async def test_weekly_and_monthly_loss_limits_are_named(api: Api) -> None:
     await s.placed("b3", "10.00")
     body = await limit_refused(s, "b4", "0.01", "LOSS_LIMIT_REACHED", "loss_month")
     details = body["error"]["details"]
-    assert (details["limit_amount"], details["used"]) == (3000, 3000)
+    assert (details["limit_amount"], details["used"]) == ("30.00", "30.00")
 
 
 async def test_wins_and_rollbacks_are_never_refused_by_a_limit(api: Api, database_url: str) -> None:
@@ -525,7 +525,7 @@ async def test_a_wager_limit_refuses_bets_and_wins_make_no_room(
     await s.placed("b1", "6.00")
     await s.placed("b2", "4.00")
     body = await limit_refused(s, "b3", "0.01", "WAGER_LIMIT_REACHED", "wager_day")
-    assert body["error"]["details"]["used"] == 1000
+    assert body["error"]["details"]["used"] == "10.00"
     assert await cash(api, player_id) == 99_000
 
     await s.win("w1", "10.00", "r-b1")  # all of it back: the net loss is 0, the wager is not
@@ -559,7 +559,7 @@ async def test_a_deposit_limit_refuses_deposits_until_the_next_day(
     body = refusal(r, 403, "DEPOSIT_LIMIT_REACHED")
     details = body["error"]["details"]
     assert (details["limit"], details["limit_amount"], details["used"]) == (
-        "deposit_day", 10_000, 10_000,
+        "deposit_day", "100.00", "100.00",
     )  # fmt: skip
     assert await cash(api, player_id) == 10_000
     assert await table_count(api, "journal_entries") == entries
@@ -618,11 +618,11 @@ async def test_an_increase_waits_for_the_cooling_period_and_a_decrease_does_not(
     api.clock.advance(12 * HOUR - 1)  # Friday 11:59:59, a second before the increase
     s = await seat(api, player_id)
     body = await limit_refused(s, "b6", "0.01", "LOSS_LIMIT_REACHED", "loss_day")
-    assert body["error"]["details"]["limit_amount"] == 1000
+    assert body["error"]["details"]["limit_amount"] == "10.00"
     api.clock.advance(1)  # Friday 12:00:00: 24 hours after the request
     await s.placed("b7", "40.00")
     body = await limit_refused(s, "b8", "0.01", "LOSS_LIMIT_REACHED", "loss_day")
-    assert body["error"]["details"]["limit_amount"] == 5000
+    assert body["error"]["details"]["limit_amount"] == "50.00"
     shown = await limits(api, player_id)
     assert (shown["limits"], shown["pending"]) == ({"loss_day": "50.00"}, {})
 
@@ -631,7 +631,7 @@ async def test_an_increase_waits_for_the_cooling_period_and_a_decrease_does_not(
     assert (body["limits"], body["pending"]) == ({"loss_day": "5.00"}, {})
     assert body["usage"]["loss_day"] == "50.00"
     body = await limit_refused(s, "b9", "0.01", "LOSS_LIMIT_REACHED", "loss_day")
-    assert body["error"]["details"]["limit_amount"] == 500
+    assert body["error"]["details"]["limit_amount"] == "5.00"
 
 
 async def test_a_removal_waits_for_the_cooling_period(api: Api) -> None:
@@ -771,7 +771,7 @@ async def test_fifty_concurrent_bets_pass_a_limit_of_ten_exactly(
     assert outcomes == {"OK": 10, f"403 {code}": 40}, outcomes
     refused = [r.json() for r in responses if r.status_code != 200]
     assert {(b["error"]["details"]["limit"], b["error"]["details"]["used"]) for b in refused} == {
-        (kind, 1000)
+        (kind, "10.00")
     }  # each refusal saw all ten accepted bets committed
     cash_after = sorted(r.json()["balance"]["cash"] for r in responses if r.status_code == 200)
     assert cash_after == [f"{990 + i}.00" for i in range(10)]  # one unbroken sequence

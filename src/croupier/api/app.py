@@ -220,7 +220,10 @@ def create_app(
         if reply.extra.get("signature_failure"):
             metrics.signature_failures.labels(label, reply.outcome).inc()
         if on_refusal is not None and reply.status >= 400 and label != "unknown":
-            await on_refusal(label, reply.outcome)  # the refusal-burst signal
+            try:  # the refusal-burst signal: losing it must not lose the answer
+                await on_refusal(label, reply.outcome)
+            except Exception:
+                log.exception("refusal not counted", extra={"provider": label})
         if access_log:
             log.info(
                 "wallet call",

@@ -32,7 +32,7 @@ from croupier.domain.catalogue import (
 )
 from croupier.domain.errors import CroupierError, InvalidRequest, UnsupportedMediaType
 from croupier.domain.limits import LIMIT_KINDS, MONEY_LIMITS, TIME_LIMITS, LimitState
-from croupier.domain.money import CurrencyTable, format_decimal, parse_decimal
+from croupier.domain.money import CurrencyTable, format_decimal, money_details, parse_decimal
 from croupier.domain.players import KycStatus, PlayerProfile
 from croupier.domain.signals import AlertKind
 from croupier.domain.wallet import Balances, Deposit, WalletResult, Withdrawal
@@ -266,8 +266,14 @@ class Renderer:
             "session_id": t.session_id,
             "correlation_id": t.correlation_id,
             "created_at": _ts(t.created_at),
-            "error": t.result if t.status == "refused" else None,
+            "error": self._refusal(t.result) if t.status == "refused" else None,
         }
+
+    def _refusal(self, stored: dict[str, Any]) -> dict[str, Any]:
+        details = stored.get("details")
+        if not isinstance(details, dict):
+            return stored
+        return {**stored, "details": money_details(details, self.currencies)}
 
     def round(self, r: RoundView) -> dict[str, Any]:
         return {
@@ -421,7 +427,10 @@ class OperatorApi:
                 status, payload = await handler(request)
                 body = orjson.dumps(payload)
             except CroupierError as error:
-                status, body = error.http_status, error_body(error)
+                status = error.http_status
+                wire = error.to_dict()
+                wire["details"] = money_details(wire["details"], self.wallet.currencies)
+                body = orjson.dumps({"status": "ERROR", "error": wire})
             except Exception:  # a bug: a typed 500, logged and counted, never a stack trace
                 self.metrics.internal_errors.inc()
                 log.exception("unexpected error", extra={"path": request.url.path[:128]})

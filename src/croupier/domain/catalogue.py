@@ -59,10 +59,18 @@ def allows(allowed: Sequence[str], jurisdictions: Sequence[str]) -> bool:
     return EVERYWHERE in allowed or any(j in allowed for j in jurisdictions)
 
 
-def check_code(field: str, value: str) -> str:
-    if not _CODE.fullmatch(value):
+PROVIDER_CODE_MAX = 64
+"""A provider's code is at most 64 characters (the width of every provider column)."""
+
+
+def check_code(field: str, value: str, longest: int = 128) -> str:
+    """A code: letters, digits, '_', '.', ':' and '-'; a provider's at most 64 (``field``
+    "provider", or ``longest``), a game's at most 128."""
+    if field == "provider":
+        longest = PROVIDER_CODE_MAX
+    if not _CODE.fullmatch(value) or len(value) > longest:
         raise InvalidRequest(
-            f"{field} is 1 to 128 of letters, digits, '_', '.', ':' and '-'", field=field
+            f"{field} is 1 to {longest} of letters, digits, '_', '.', ':' and '-'", field=field
         )
     return value
 
@@ -133,7 +141,7 @@ def provider_problems(
 ) -> list[tuple[str, str]]:
     """Every (field, problem) of a provider, not only the first."""
     return _problems([
-        ("code", lambda: check_code("code", code)),
+        ("code", lambda: check_code("code", code, PROVIDER_CODE_MAX)),
         ("name", lambda: _check_name(name, 128)),
         ("launch_url", lambda: _check_url(launch_url)),
         ("jurisdictions", lambda: check_jurisdictions(jurisdictions)),
@@ -161,7 +169,7 @@ def build_provider(
     _check_url(launch_url)
     _check_name(name, 128)
     return CatalogueProvider(
-        code=check_code("code", code),
+        code=check_code("code", code, PROVIDER_CODE_MAX),
         name=name,
         enabled=enabled,
         launch_url=launch_url,

@@ -414,7 +414,8 @@ class ScopeNotGranted(CroupierError):
 
 
 class PlayerCurrencyLocked(CroupierError):
-    """The wallet's currency cannot change: it holds money, a pending hold or an open round."""
+    """The wallet's currency cannot change: it has been used (transactions, holds, limits or
+    game sessions)."""
 
     code = "PLAYER_CURRENCY_LOCKED"
     http_status = 409

@@ -25,10 +25,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from croupier.domain.errors import (
+    CoolingOff,
     DepositLimitReached,
     InvalidRequest,
     LossLimitReached,
     RoundTooSoon,
+    SelfExcluded,
     SessionTimeLimitReached,
     WagerLimitReached,
 )
@@ -82,6 +84,9 @@ class LimitState:
     minute_start: datetime | None = None
     """Start of the current one-minute window of the bet-rate signal."""
     minute_bets: int = 0
+    self_excluded_until: datetime | None = None
+    self_excluded_forever: bool = False
+    cool_off_until: datetime | None = None
     version: int = 0
     """The stored row's version (0: no row yet)."""
 
@@ -102,7 +107,8 @@ class LimitState:
         anchors, usage = dict(self.anchors), dict(self.usage)
         for period in Period:
             start = period.start(today).isoformat()
-            if anchors.get(period.value) != start:
+            # Forward only: a replica whose clock is a little behind never resets a period.
+            if anchors.get(period.value) is None or anchors[period.value] < start:
                 anchors[period.value] = start
                 for metric in Metric:
                     usage.pop(f"{metric.value}_{period.value}", None)
@@ -157,6 +163,32 @@ class LimitState:
             usage[kind] = usage.get(kind, 0) + amount
         return usage
 
+    def exclude(self, kind: str, until: datetime | None) -> LimitState:
+        """A cool-off or self-exclusion (``until`` None: indefinite, self-exclusion only):
+        it only ever extends what is in force."""
+        if kind == "self_exclusion":
+            if until is None:
+                return replace(self, self_excluded_forever=True)
+            current = self.self_excluded_until
+            return replace(self, self_excluded_until=max(current, until) if current else until)
+        current = self.cool_off_until
+        return replace(self, cool_off_until=max(current, until) if current and until else until)
+
+    def check_excluded(self, now: datetime) -> None:
+        """Refuse play during a self-exclusion, then a cool-off."""
+        until = self.self_excluded_until
+        if self.self_excluded_forever or (until is not None and now < until):
+            raise SelfExcluded(
+                "the player self-excluded "
+                + ("indefinitely" if self.self_excluded_forever else f"until {until}"),
+                rule="protection.self_exclusion",
+            )
+        if self.cool_off_until is not None and now < self.cool_off_until:
+            raise CoolingOff(
+                f"the player is in a cool-off until {self.cool_off_until}",
+                rule="protection.cool_off",
+            )
+
     def check_bet(
         self,
         stake: int,
@@ -167,7 +199,9 @@ class LimitState:
         min_round_ms: int | None = None,
         pace_rule: str | None = None,
     ) -> None:
-        """Refuse a bet over a limit (the state must be ``at(now)``)."""
+        """Refuse a bet of an excluded player or over a limit (the state must be
+        ``at(now)``)."""
+        self.check_excluded(now)
         minutes = self.limits.get("session_minutes")
         if (
             minutes is not None
@@ -237,7 +271,9 @@ class LimitState:
                 usage[kind] = usage.get(kind, 0) - stake
         return replace(self, usage=usage)
 
-    def check_deposit(self, amount: int) -> None:
+    def check_deposit(self, amount: int, now: datetime | None = None) -> None:
+        if now is not None:
+            self.check_excluded(now)
         over = self._over(Metric.DEPOSIT, amount)
         if over is not None:
             kind, limit, used = over
@@ -268,6 +304,11 @@ class LimitState:
                 ),
                 "minute_start": self.minute_start.isoformat() if self.minute_start else None,
                 "minute_bets": self.minute_bets,
+                "self_excluded_until": (
+                    self.self_excluded_until.isoformat() if self.self_excluded_until else None
+                ),
+                "self_excluded_forever": self.self_excluded_forever,
+                "cool_off_until": self.cool_off_until.isoformat() if self.cool_off_until else None,
             },
             separators=(",", ":"),
             sort_keys=True,
@@ -291,5 +332,10 @@ class LimitState:
             ),
             minute_start=moment(data["minute_start"]) if data.get("minute_start") else None,
             minute_bets=int(data.get("minute_bets", 0)),
+            self_excluded_until=(
+                moment(data["self_excluded_until"]) if data.get("self_excluded_until") else None
+            ),
+            self_excluded_forever=bool(data.get("self_excluded_forever", False)),
+            cool_off_until=moment(data["cool_off_until"]) if data.get("cool_off_until") else None,
             version=version,
         )

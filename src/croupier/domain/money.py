@@ -10,6 +10,7 @@ import enum
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from croupier.domain.errors import (
     AmountOutOfRange,
@@ -223,3 +224,22 @@ def to_vendor_scale(minor: int, *, scale_exponent: int, currency: Currency) -> i
             currency=currency.code,
         )
     return scaled
+
+
+MONEY_DETAILS = ("cash", "bonus", "limit_amount", "used", "stake_cap")
+"""Keys of an error's details that hold amounts in minor units (with ``currency`` beside)."""
+
+
+def money_details(details: dict[str, Any], currencies: CurrencyTable) -> dict[str, Any]:
+    """An error's details with their amounts as decimal strings, as everywhere on the wire;
+    unchanged when they name no known currency."""
+    code = details.get("currency")
+    if not isinstance(code, str) or code not in currencies:
+        return details
+    currency = currencies[code]
+    return {
+        k: format_decimal(v, currency)
+        if k in MONEY_DETAILS and isinstance(v, int) and not isinstance(v, bool)
+        else v
+        for k, v in details.items()
+    }

@@ -8,14 +8,17 @@ while wins and rollbacks of rounds in flight still settle.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from croupier.domain.errors import CoolingOff, InvalidRequest, SelfExcluded
+from croupier.domain.errors import CoolingOff, CroupierError, InvalidRequest, SelfExcluded
 from croupier.domain.limits import DEFAULT_COOLING, LIMIT_KINDS, TIME_LIMITS, LimitState
 from croupier.domain.money import INT64_MAX
 from croupier.services.operator_ports import Exclusion, OperatorStore
 from croupier.services.sessions import SessionService
+
+log = logging.getLogger("croupier.protection")
 
 COOL_OFF_DAYS = (1, 42)
 """A cool-off (a "break") of one day to six weeks."""
@@ -43,8 +46,8 @@ class ProtectionService:
     ) -> tuple[LimitState, datetime]:
         """One limit (minor units, or minutes for ``session_minutes`` and
         ``reality_check_minutes``; None removes it): a decrease or a new limit at once, an
-        increase or a removal after the cooling period. The request is recorded first
-        (``protection_events``, append-only), with when it takes effect."""
+        increase or a removal after the cooling period. The request is recorded
+        (``protection_events``, append-only) once applied, with when it takes effect."""
         if kind not in LIMIT_KINDS:
             raise InvalidRequest(
                 f"unknown limit {kind!r}; known: {', '.join(LIMIT_KINDS)}", field="kind"
@@ -53,17 +56,17 @@ class ProtectionService:
             raise InvalidRequest("a limit is a positive amount; null removes it", field="value")
         if kind in TIME_LIMITS and value is not None and value > 7 * 24 * 60:
             raise InvalidRequest("a time limit is at most a week of minutes", field="value")
-        wallet = self.sessions.wallet
-        current = (await wallet.limits(player_id)).limits.get(kind)
-        now = self.clock()
-        looser = value is None or (current is not None and value > current)
+        state, effective, previous = await self.sessions.wallet.set_limit(
+            player_id, kind, value, cooling=self.cooling
+        )
+        # Recorded once applied, from what the locked change saw (a record written first
+        # could state a change that then failed, or a "previous" read before the lock).
         await self.store.insert_protection_event(
-            player_id, "limit", {"limit": kind, "value": value, "previous": current,
-                                 "effective_at": (now + self.cooling if looser else now)
-                                 .isoformat(timespec="seconds")},
-            actor, now,
+            player_id, "limit", {"limit": kind, "value": value, "previous": previous,
+                                 "effective_at": effective.isoformat(timespec="seconds")},
+            actor, self.clock(),
         )  # fmt: skip
-        return await wallet.set_limit(player_id, kind, value, cooling=self.cooling)
+        return state, effective
 
     async def limits(self, player_id: str) -> LimitState:
         return await self.sessions.wallet.limits(player_id)
@@ -97,11 +100,20 @@ class ProtectionService:
             ends_at=now + timedelta(days=days) if days is not None else None,
             actor=actor, reason=reason, created_at=now,
         )  # fmt: skip
+        # First where every bet and deposit reads it, under the wallet's lock: from here on
+        # the player cannot play, whatever session a launch racing this one opens.
+        await self.sessions.wallet.exclude(player_id, kind, exclusion.ends_at)
         await self.store.insert_exclusion(exclusion)
         for session in await self.sessions.store.live_sessions(player_id):
-            await self.sessions.close(
-                session.id, actor=f"protection:{actor}", reason=f"player {kind.replace('_', '-')}"
-            )
+            try:  # ended sessions also tell the provider; a bet on one is refused anyway
+                await self.sessions.close(
+                    session.id, actor=f"protection:{actor}",
+                    reason=f"player {kind.replace('_', '-')}",
+                )  # fmt: skip
+            except CroupierError:
+                log.exception(
+                    "session not closed after an exclusion", extra={"session": session.id}
+                )
         return exclusion
 
     async def history(self, player_id: str) -> Sequence[Exclusion]:

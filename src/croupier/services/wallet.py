@@ -30,6 +30,7 @@ from croupier.domain.errors import (
     InvalidRequest,
     LimitReached,
     PlayerBlocked,
+    PlayerExcluded,
     PlayerExists,
     PlayerNotFound,
     RollbackNotAllowed,
@@ -364,21 +365,39 @@ class WalletService:
 
         return await self._run(attempt)
 
-    async def set_limit(
-        self, player_id: str, kind: str, value: int | None, *, cooling: timedelta
-    ) -> tuple[LimitState, datetime]:
-        """Set (None: remove) one limit, with the wallet locked: stricter at once, looser
-        after ``cooling``. The state, and when the change takes effect."""
+    async def exclude(self, player_id: str, kind: str, until: datetime | None) -> LimitState:
+        """Record a cool-off or self-exclusion where every bet and deposit reads it, with the
+        wallet locked: from the commit on, the player's bets and deposits are refused,
+        whatever session or replica they come through."""
         check_ref("player_id", player_id)
 
-        async def attempt(tx: WalletTransaction) -> tuple[LimitState, datetime]:
+        async def attempt(tx: WalletTransaction) -> LimitState:
             wallet = await tx.lock_wallet(player_id)
             if wallet is None:
                 raise PlayerNotFound(f"no wallet for player {player_id!r}")
             now = self.clock()
-            state, effective = self._limits(wallet, now).set_limit(kind, value, now, cooling)
+            state = self._limits(wallet, now).exclude(kind, until)
             await tx.write(Write(limits=state, limits_player=player_id), now=now)
-            return state, effective
+            return state
+
+        return await self._run(attempt)
+
+    async def set_limit(
+        self, player_id: str, kind: str, value: int | None, *, cooling: timedelta
+    ) -> tuple[LimitState, datetime, int | None]:
+        """Set (None: remove) one limit, with the wallet locked: stricter at once, looser
+        after ``cooling``. The state, when the change takes effect, and the limit before."""
+        check_ref("player_id", player_id)
+
+        async def attempt(tx: WalletTransaction) -> tuple[LimitState, datetime, int | None]:
+            wallet = await tx.lock_wallet(player_id)
+            if wallet is None:
+                raise PlayerNotFound(f"no wallet for player {player_id!r}")
+            now = self.clock()
+            before = self._limits(wallet, now)
+            state, effective = before.set_limit(kind, value, now, cooling)
+            await tx.write(Write(limits=state, limits_player=player_id), now=now)
+            return state, effective, before.limits.get(kind)
 
         return await self._run(attempt)
 
@@ -417,7 +436,7 @@ class WalletService:
                     pace_rule=played.min_round_rule if played else None,
                 )  # fmt: skip
                 cash, bonus = split_stake(cmd.amount, wallet.balances, self.policy)
-            except LimitReached as refusal:  # stored with the balances, like funds
+            except (LimitReached, PlayerExcluded) as refusal:  # stored, like funds
                 return await self._refuse(
                     tx, cmd, type(refusal)(refusal.message, **refusal.details, **_bal(wallet))
                 )
@@ -787,8 +806,8 @@ class WalletService:
             if kind is EntryKind.DEPOSIT:
                 limits = self._limits(wallet, self.clock())
                 try:
-                    limits.check_deposit(cmd.amount)
-                except LimitReached as refusal:
+                    limits.check_deposit(cmd.amount, self.clock())
+                except (LimitReached, PlayerExcluded) as refusal:
                     return await self._refuse(
                         tx, cmd, type(refusal)(refusal.message, **refusal.details, **_bal(wallet))
                     )

@@ -40,10 +40,13 @@ NEWEST = 2**63 - 1
 USED_WALLET_SQL = (
     "SELECT 1 FROM wallet_transactions WHERE player_id = $1 "  # noqa: S608 - constant types
     "UNION ALL SELECT 1 FROM holds WHERE player_id = $1 "
+    "UNION ALL SELECT 1 FROM player_limits WHERE player_id = $1 "
+    "UNION ALL SELECT 1 FROM game_sessions WHERE player_id = $1 "
     "UNION ALL SELECT 1 FROM postings p JOIN accounts a ON a.id = p.account_id "
     f"WHERE a.owner = $1 AND a.type IN ({PLAYER_TYPES}) LIMIT 1"
 )
-"""Any trace of use: then the wallet's currency can no longer change."""
+"""Any trace of use (money, holds, limits in minor units, sessions with caps in minor
+units): then the wallet's currency can no longer change."""
 
 
 def _profile(row: Row) -> PlayerProfile:

@@ -392,14 +392,24 @@ class SqliteStore:
         the unit commits with its batch, which the same request's money call joins."""
         # sqlite3 calls never suspend: yield once so that concurrent tasks take turns.
         await asyncio.sleep(0)
+        batch: _Batch | None = None
         try:
             async with self._lock:
                 batch = self._begin()
                 async with self._unit(batch) as tx:
                     yield tx
-        finally:
+        except Exception as exc:
             self._schedule_commit()
-        if durable:
+            # A refusal may rest on another unit's writes in this batch: answer it only once
+            # they are committed (if the commit fails, that failure is the answer).
+            if durable and batch is not None and self._batch is batch and batch.units:
+                try:
+                    await asyncio.shield(batch.committed)
+                except StorageUnavailable as failed:
+                    raise failed from exc
+            raise
+        self._schedule_commit()
+        if durable and batch is not None:
             await asyncio.shield(batch.committed)
 
     def _begin(self) -> _Batch:
@@ -443,10 +453,14 @@ class SqliteStore:
         self._abort(batch, exc)
 
     def _abort(self, batch: _Batch, exc: BaseException) -> None:
-        if self._conn.in_transaction:
-            self._conn.execute("ROLLBACK")
-        self._batch = None
-        batch.fail(exc)
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error:  # the next BEGIN IMMEDIATE fails, typed, if it stays broken
+            pass
+        finally:
+            self._batch = None
+            batch.fail(exc)
 
     def _schedule_commit(self) -> None:
         """Commit after the units that are ready now have run (they join the batch)."""
@@ -494,8 +508,17 @@ class SqliteStore:
         if self._commit_soon is not None:
             self._commit_soon.cancel()
             self._commit_soon = None
-        self._commit()  # what non-durable units left in an open batch
-        self._conn.close()
+        async with self._lock:  # no unit in flight: commit what non-durable units left
+            batch = self._batch
+            if batch is not None:
+                try:
+                    self._execute_commit()
+                except sqlite3.Error as exc:
+                    self._abort(batch, exc)
+                else:
+                    self._batch = None
+                    batch.committed.set_result(None)
+            self._conn.close()
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         """One read, outside any write lock if no batch is open."""

@@ -33,7 +33,7 @@ from croupier.domain.errors import (
     RouteNotFound,
     UnsupportedMediaType,
 )
-from croupier.domain.money import CurrencyTable, format_decimal, parse_decimal
+from croupier.domain.money import CurrencyTable, format_decimal, money_details, parse_decimal
 from croupier.domain.sessions import GameSession
 from croupier.domain.wallet import Balances, Bet, EndRound, Rollback, WalletResult, Win, check_ref
 from croupier.services import context as call_context
@@ -399,7 +399,7 @@ class NativeV1:
 
     async def _render_error(self, ctx: _Call, error: CroupierError) -> Reply:
         wire = error.to_dict()
-        details = dict(wire["details"])
+        details = money_details(dict(wire["details"]), self.currencies)
         replay = bool(details.pop("replay", False))
         payload: dict[str, Any] = {"status": "ERROR", "error": {**wire, "details": details}}
         # Only a balance the refusal itself carries (the wallet states it where the caller has
@@ -431,7 +431,8 @@ class NativeV1:
             return None
         cash, bonus = details.pop("cash"), details.pop("bonus")
         details.pop("currency")
-        return Balances(code, int(cash), int(bonus))
+        currency = self.currencies[code]
+        return Balances(code, parse_decimal(cash, currency), parse_decimal(bonus, currency))
 
 
 def _field_of(message: str) -> str | None:
