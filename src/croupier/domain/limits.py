@@ -11,9 +11,10 @@ pending until then. Limits refuse bets (and deposits, for deposit limits); never
 rollback. A bet is refused when its stake, lost in full, would take the period's loss or
 wager past the limit: so a burst of bets cannot pass a limit by anything.
 
-The state of a player (limits, pending changes, usage of the current periods, the last round
-and the next reality check) is one value, stored as JSON in one row that every money call
-reads with the wallet's lock and writes in the same transaction.
+The state of a player (limits, pending changes, usage of the current periods, the last round,
+the next reality check, the bet-rate window and any cool-off or self-exclusion in force) is
+one value, stored as JSON in one row that every money call reads with the wallet's lock and
+writes in the same transaction.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
-"""Player protection: cool-off and self-exclusion.
+"""Player protection: cool-off, self-exclusion and limits.
 
-An exclusion is recorded once and never shortened or lifted (the table is append-only): a
-later, longer one extends the protection. It takes effect at once: launches are refused and
-the player's live sessions are closed, so every further bet is refused (``SESSION_CLOSED``)
-while wins and rollbacks of rounds in flight still settle.
+An exclusion is never shortened or lifted (the table is append-only): a later, longer one
+extends the protection. It takes effect at once, first in the player's limits row that every
+bet and deposit reads under the wallet's lock (so they are refused, ``SELF_EXCLUDED`` or
+``COOLING_OFF``, whatever session they come through), then by closing the player's live
+sessions and refusing launches; wins and rollbacks of rounds in flight still settle. Limits
+themselves are rules of the domain (``domain/limits.py``), changed here with an audit record.
 """
 
 from __future__ import annotations
