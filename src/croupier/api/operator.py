@@ -1,6 +1,7 @@
-"""The operator API (``/operator/v1``): players, cashier, catalogue and history, for the
-operator's own platform. Authenticated with operator API keys (``Authorization: Bearer
-cok_...``), each route needing one scope; JSON in and out, amounts as decimal strings.
+"""The operator API (``/operator/v1``): players, cashier, catalogue, launch, exclusions, limits,
+alerts and history, for the operator's own platform. Authenticated with operator API keys
+(``Authorization: Bearer cok_...``), each route needing one scope; JSON in and out, amounts as
+decimal strings (in error details too).
 
 A cold path next to the provider calls: Starlette routes, msgspec for bodies. Every answer
 is JSON; every refusal is a typed error (code, HTTP status, retry class), never a bare 500.
