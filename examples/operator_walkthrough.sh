@@ -17,6 +17,8 @@ json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 # 2. An operator API key with the scopes this walkthrough needs (shown once).
 KEY=$("$CROUPIER" operator-keys add --label walkthrough --scope players:write \
   --scope players:read --scope cashier --scope launch --scope history:read | json '["key"]')
+KEY_ID=${KEY#cok_}; KEY_ID=${KEY_ID%%.*}
+trap '"$CROUPIER" operator-keys revoke "$KEY_ID" > /dev/null' EXIT  # a walkthrough leaves no key
 AUTH="Authorization: Bearer $KEY"
 JSON="Content-Type: application/json"
 

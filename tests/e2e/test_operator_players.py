@@ -501,9 +501,9 @@ async def test_deposit_with_a_used_reference_and_another_amount_is_a_mismatch(
 
 BAD_AMOUNTS = [
     ("1.005", 400, "AMOUNT_PRECISION"),
-    (1.5, 400, "INVALID_REQUEST"),
-    (10, 400, "INVALID_REQUEST"),
-    (None, 400, "INVALID_REQUEST"),
+    (1.5, 400, "AMOUNT_INVALID"),  # a JSON number: amounts are decimal strings
+    (10, 400, "AMOUNT_INVALID"),
+    (None, 400, "AMOUNT_INVALID"),
     ("1,50", 400, "AMOUNT_INVALID"),
     ("1e2", 400, "AMOUNT_INVALID"),
     ("", 400, "AMOUNT_INVALID"),

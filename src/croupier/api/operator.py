@@ -76,7 +76,8 @@ class PlayerUpdateBody(msgspec.Struct, forbid_unknown_fields=True):
 
 class CashierBody(msgspec.Struct, forbid_unknown_fields=True):
     reference: str
-    amount: str
+    amount: Any
+    """A decimal string; anything else is AMOUNT_INVALID (parse_decimal says why)."""
     currency: str
 
 
@@ -108,7 +109,7 @@ class LaunchBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class LimitBody(msgspec.Struct, forbid_unknown_fields=True):
-    value: str | int | None
+    value: Any
     """A decimal string for money limits, whole minutes for time limits, null removes."""
 
 
@@ -593,7 +594,7 @@ class OperatorApi:
         if b.value is None:
             amount = None
         elif kind in TIME_LIMITS:
-            if not isinstance(b.value, int) or isinstance(b.value, bool):
+            if not isinstance(b.value, int) or isinstance(b.value, bool):  # minutes
                 raise InvalidRequest(f"{kind} is a whole number of minutes", field="value")
             amount = b.value
         else:  # a JSON number is AMOUNT_INVALID, as for every amount
