@@ -179,15 +179,19 @@ class LimitState:
         """Refuse play during a self-exclusion, then a cool-off."""
         until = self.self_excluded_until
         if self.self_excluded_forever or (until is not None and now < until):
+            end = None if self.self_excluded_forever else until
             raise SelfExcluded(
-                "the player self-excluded "
-                + ("indefinitely" if self.self_excluded_forever else f"until {until}"),
+                "player is in a self-exclusion "
+                + (f"until {end.isoformat(timespec='seconds')}" if end else "(indefinite)"),
                 rule="protection.self_exclusion",
+                until=end.isoformat(timespec="seconds") if end else None,
             )
         if self.cool_off_until is not None and now < self.cool_off_until:
+            end = self.cool_off_until
             raise CoolingOff(
-                f"the player is in a cool-off until {self.cool_off_until}",
+                f"player is in a cool-off until {end.isoformat(timespec='seconds')}",
                 rule="protection.cool_off",
+                until=end.isoformat(timespec="seconds"),
             )
 
     def check_bet(

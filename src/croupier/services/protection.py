@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from croupier.domain.errors import CoolingOff, CroupierError, InvalidRequest, SelfExcluded
+from croupier.domain.errors import CroupierError, InvalidRequest
 from croupier.domain.limits import DEFAULT_COOLING, LIMIT_KINDS, TIME_LIMITS, LimitState
 from croupier.domain.money import INT64_MAX
 from croupier.services.operator_ports import Exclusion, OperatorStore
@@ -130,17 +130,6 @@ class ProtectionService:
         return max(active, key=lambda e: (e.ends_at is None, e.ends_at or now, e.kind))
 
     async def check(self, player_id: str) -> None:
-        """Refuse play while an exclusion is active: SELF_EXCLUDED before COOLING_OFF."""
-        now = self.clock()
-        active = [e for e in await self.store.exclusions(player_id) if e.active(now)]
-        for kind, error in (("self_exclusion", SelfExcluded), ("cool_off", CoolingOff)):
-            found = [e for e in active if e.kind == kind]
-            if found:
-                ends = [e.ends_at for e in found]
-                until = None if None in ends else max(e for e in ends if e is not None)
-                raise error(
-                    f"player is in a {kind.replace('_', '-')} "
-                    + (f"until {until.isoformat(timespec='seconds')}" if until else "(indefinite)"),
-                    rule=f"protection.{kind}",
-                    until=until.isoformat(timespec="seconds") if until else None,
-                )
+        """Refuse play while an exclusion is active (SELF_EXCLUDED before COOLING_OFF), from
+        the same state every bet and deposit reads."""
+        (await self.sessions.wallet.limits(player_id)).check_excluded(self.clock())
