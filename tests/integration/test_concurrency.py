@@ -20,7 +20,15 @@ from croupier.domain.errors import (
     InsufficientFunds,
     TransactionRolledBack,
 )
-from croupier.domain.wallet import Bet, BonusPolicy, Deposit, Rollback, WalletResult, Win
+from croupier.domain.wallet import (
+    Bet,
+    BonusGrant,
+    BonusPolicy,
+    Deposit,
+    Rollback,
+    WalletResult,
+    Win,
+)
 from croupier.services.wallet import WalletService
 from tests.conftest import assert_ledger_ok, open_test_store, truncate_postgres
 
@@ -297,3 +305,31 @@ async def test_first_deposits_in_parallel_all_complete(
         for player in players:
             assert (await pg_wallet.balance(player)).cash == 500
         assert_ledger_ok(pg_url)
+
+
+async def test_the_first_bets_of_a_player_race_to_create_its_limits_row(
+    shared_wallet: WalletService, database_url: str
+) -> None:
+    """No limits row yet (a bonus grant writes none): twenty concurrent first bets all see
+    "no row", one creates it, the others meet the version guard and run again. Every bet
+    counts once in the usage, and the ledger balances."""
+    wallet = shared_wallet
+    await wallet.open_wallet("fresh", "EUR")
+    await wallet.grant_bonus(
+        BonusGrant(player_id="fresh", amount=100_000, currency="EUR", cashier_ref="bonus-1")
+    )
+    assert (await wallet.limits("fresh")).version == 0  # no row
+    calls = [
+        (lambda i=i: wallet.place_bet(
+            Bet(player_id="fresh", amount=100, currency="EUR", provider="pv",
+                tx_id=f"first-{i}", round_id=f"first-r{i}", game_code="g1")
+        ))
+        for i in range(20)
+    ]  # fmt: skip
+    results = await asyncio.wait_for(all_at_once(calls), TIMEOUT)
+    assert all(isinstance(r, WalletResult) for r in results), results
+    state = await wallet.limits("fresh")
+    assert state.usage["wager_day"] == 20 * 100
+    assert state.usage["loss_day"] == 20 * 100
+    assert (await wallet.balance("fresh")).bonus == 100_000 - 20 * 100
+    assert_ledger_ok(database_url)
