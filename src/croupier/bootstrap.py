@@ -13,6 +13,7 @@ import iso4217
 import pycountry
 
 from croupier.adapters.db.gateway import SqlGatewayStore
+from croupier.adapters.db.inbox import SqlInboxStore
 from croupier.adapters.db.operator import SqlOperatorStore
 from croupier.adapters.db.postgres import PostgresStore
 from croupier.adapters.db.runner import SqlRunner
@@ -24,6 +25,7 @@ from croupier.api.alerts import AlertRecorder
 from croupier.api.app import ProviderFastPath, create_app
 from croupier.api.metrics import Metrics
 from croupier.api.operator import OperatorApi
+from croupier.api.webhooks import webhook_routes
 from croupier.config import Settings
 from croupier.domain.errors import ConfigurationError
 from croupier.domain.money import CurrencyTable, parse_decimal
@@ -31,6 +33,7 @@ from croupier.domain.signals import SignalRules
 from croupier.domain.wallet import BonusPolicy
 from croupier.services.catalogue import CatalogueService
 from croupier.services.gateway_ports import NonceStore
+from croupier.services.inbox import InboxService
 from croupier.services.keys import KeyService
 from croupier.services.launch import LaunchService
 from croupier.services.operator_keys import OperatorKeyService
@@ -142,6 +145,7 @@ class Gateway:
     protection: ProtectionService
     launcher: LaunchService
     alerts: AlertRecorder
+    inbox: InboxService
 
     def app(self) -> ProviderFastPath:
         operator = OperatorApi(
@@ -160,7 +164,10 @@ class Gateway:
             max_body_bytes=self.settings.max_body_bytes,
             access_log=self.settings.access_log,
             known_provider=self.keys.known,
-            routes=operator.routes(),
+            routes=[
+                *operator.routes(),
+                *webhook_routes(self.inbox, self.metrics, self.settings.max_body_bytes),
+            ],
             on_refusal=self.alerts.refused,
         )
 
@@ -213,6 +220,7 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
                 settings, wallet, keys, sessions, nonces, native, metrics,
                 OperatorKeyService(operator_store, clock=wallet.clock), players, catalogue,
                 protection, launcher, recorder,
+                InboxService(SqlInboxStore(cast(SqlRunner, wallet.store)), clock=wallet.clock),
             )  # fmt: skip
         finally:
             if redis is not None:

@@ -984,7 +984,31 @@ operator_keys_app = typer.Typer(
 catalogue_app = typer.Typer(
     help="The game catalogue: load a file (TOML or JSON), show it.", no_args_is_help=True
 )
+webhooks_app = typer.Typer(
+    help="The webhook inbox: providers' Standard Webhooks secrets.", no_args_is_help=True
+)
 app.add_typer(operator_keys_app, name="operator-keys")
+app.add_typer(webhooks_app, name="webhooks")
+
+
+@webhooks_app.command("secret-add")
+def webhooks_secret_add(
+    provider: str,
+    secret_id: Annotated[
+        str | None, typer.Option(help="Secret id; generated if not given.")
+    ] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Add a whsec_ secret for a provider's webhooks; prints it once (give it to the provider).
+    Several secrets are accepted at once, for a rotation."""
+
+    async def use(gw: Gateway) -> tuple[str, str]:
+        return await gw.inbox.add_secret(provider, secret_id)
+
+    sid, secret = _with_gateway(database_url, use)
+    console.print_json(json.dumps({"provider": provider, "secret_id": sid, "secret": secret}))
+
+
 app.add_typer(catalogue_app, name="catalogue")
 
 

@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from croupier.adapters.db.gateway import SqlGatewayStore
+from croupier.adapters.db.inbox import SqlInboxStore
 from croupier.adapters.db.operator import SqlOperatorStore
 from croupier.adapters.providers.native import NativeV1
 from croupier.adapters.rule_packs import load_rule_packs
@@ -24,11 +25,13 @@ from croupier.api.alerts import AlertRecorder
 from croupier.api.app import create_app
 from croupier.api.metrics import Metrics
 from croupier.api.operator import OperatorApi
+from croupier.api.webhooks import webhook_routes
 from croupier.bootstrap import iso_countries, iso_subdivisions
 from croupier.domain import signing
 from croupier.domain.signals import SignalRules
 from croupier.domain.wallet import Deposit
 from croupier.services.catalogue import CatalogueService
+from croupier.services.inbox import InboxService
 from croupier.services.keys import KeyService
 from croupier.services.launch import LaunchService
 from croupier.services.operator_keys import OperatorKeyService
@@ -64,6 +67,7 @@ class Api:
     protection: ProtectionService | None = None
     operator_token: str = ""
     """An operator key with every scope."""
+    inbox: InboxService | None = None
     alerts: AlertRecorder | None = None
     """Signals at test thresholds: 20 bets a minute, a EUR 40,000 win at 350 times the
     stake, 10 refusals a minute."""
@@ -185,9 +189,11 @@ async def api(store: WalletStore, wallet: WalletService, clock: FakeClock) -> As
         clock=clock,
     )  # fmt: skip
     wallet.signals, wallet.alerts = recorder.rules, recorder
+    inbox = InboxService(SqlInboxStore(store), clock=clock)  # type: ignore[arg-type]
     app = create_app(
         [native], metrics=metrics, access_log=False, known_provider=keys.known,
-        routes=operator.routes(), on_refusal=recorder.refused,
+        routes=[*operator.routes(), *webhook_routes(inbox, metrics, 65536)],
+        on_refusal=recorder.refused,
     )  # fmt: skip
     key = await keys.add(PROVIDER, key_id="k1")
     _, operator_token = await operator_keys.add(["all"], "tests")
@@ -197,4 +203,4 @@ async def api(store: WalletStore, wallet: WalletService, clock: FakeClock) -> As
                   gateway_store=gateway_store, metrics=metrics, clock=clock,
                   key_id=key.key_id, secret=key.secret, players=players, catalogue=catalogue,
                   operator_keys=operator_keys, launcher=launcher, protection=protection,
-                  operator_token=operator_token, alerts=recorder)  # fmt: skip
+                  operator_token=operator_token, alerts=recorder, inbox=inbox)  # fmt: skip

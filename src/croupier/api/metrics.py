@@ -41,6 +41,12 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.webhooks = Counter(
+            "croupier_webhooks_total",
+            "Webhook deliveries by outcome: STORED, DUPLICATE, or the refusal's code.",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.internal_errors = Counter(
             "croupier_internal_errors_total",
             "Requests that hit an unexpected error (a bug): answered 500 INTERNAL_ERROR.",

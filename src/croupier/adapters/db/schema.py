@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -377,6 +378,53 @@ alerts = Table(
     comment="Anomaly signals (bet rate, big win, refusal burst), as raised. Append-only.",
 )
 
+webhook_secrets = Table(
+    "webhook_secrets",
+    metadata,
+    Column("provider", String(64), primary_key=True),
+    Column("secret_id", String(64), primary_key=True),
+    Column("secret", Text, nullable=False, comment="whsec_ secret; never logged"),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Ts, nullable=False),
+    CheckConstraint("status IN ('active', 'revoked')", name="status_known"),
+    comment="Standard Webhooks secrets per provider; several active during a rotation.",
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("provider", String(64), nullable=False),
+    Column("delivery_id", String(128), nullable=False, comment="webhook-id"),
+    Column("received_at", Ts, nullable=False),
+    Column("headers", Text, nullable=False, comment="JSON, as received (signature included)"),
+    Column("body", LargeBinary, nullable=False, comment="the raw body, byte for byte"),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Ts, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("processed_at", Ts, nullable=True),
+    UniqueConstraint("provider", "delivery_id", name="uq_webhook_deliveries_provider_delivery_id"),
+    CheckConstraint("status IN ('pending', 'processing', 'applied', 'dead')", name="status_known"),
+    Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_received_at", "received_at"),
+    comment="Verified deliveries, stored raw before the answer; the queue of the inbox worker.",
+)
+
+webhook_rejections = Table(
+    "webhook_rejections",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("provider", String(64), nullable=False),
+    Column("received_at", Ts, nullable=False),
+    Column("code", String(48), nullable=False, comment="the error code answered"),
+    Column("delivery_id", String(128), nullable=True),
+    Column("body_size", Integer, nullable=False),
+    Column("body_sha256", String(64), nullable=False),
+    Index("ix_webhook_rejections_received_at", "received_at"),
+    comment="Refused deliveries: a record of the refusal, never their content.",
+)
+
 APPEND_ONLY_TABLES = (
     "journal_entries",
     "postings",
@@ -384,4 +432,5 @@ APPEND_ONLY_TABLES = (
     "player_exclusions",
     "protection_events",
     "alerts",
+    "webhook_rejections",
 )

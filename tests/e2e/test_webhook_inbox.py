@@ -1,0 +1,142 @@
+"""The webhook inbox's door, on SQLite and PostgreSQL: a delivery signed the Standard Webhooks
+way is stored raw and committed before its 200; the same delivery again, even a storm of a
+hundred at once, is one record; every refusal is typed and leaves only a rejection record."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from croupier.domain import webhooks
+from croupier.domain.errors import StorageUnavailable
+from tests.e2e.conftest import Api
+
+VECTOR: dict[str, Any] = json.loads(
+    (Path(__file__).parents[1] / "vectors" / "standard-webhooks.json").read_text()
+)
+
+
+async def count(api: Api, table: str) -> int:
+    rows = await api.wallet.store.fetch(f"SELECT count(*) FROM {table}")  # type: ignore[attr-defined]  # noqa: S608
+    return int(rows[0][0])
+
+
+async def secret_of(api: Api, provider: str = "acme") -> str:
+    assert api.inbox is not None
+    _, secret = await api.inbox.add_secret(provider)
+    return secret
+
+
+def signed(secret: str, msg_id: str, body: bytes, at: datetime) -> dict[str, str]:
+    stamp = int(at.timestamp())
+    return {
+        "webhook-id": msg_id, "webhook-timestamp": str(stamp),
+        "webhook-signature": webhooks.sign(secret, msg_id, stamp, body),
+        "content-type": "application/json",
+    }  # fmt: skip
+
+
+async def deliver(
+    api: Api, body: bytes, headers: dict[str, str], provider: str = "acme"
+) -> httpx.Response:
+    return await api.http.post(f"/webhooks/{provider}", content=body, headers=headers)
+
+
+async def test_a_signed_delivery_is_stored_raw_then_acknowledged(api: Api) -> None:
+    secret = await secret_of(api)
+    body = b'{"event": "round", "id": "e1",  "spaces kept": true}'
+    r = await deliver(api, body, signed(secret, "msg_1", body, api.clock()))
+    assert r.status_code == 200, r.text
+    assert (r.json()["delivery_id"], r.json()["duplicate"]) == ("msg_1", False)
+    rows = await api.wallet.store.fetch(  # type: ignore[attr-defined]
+        "SELECT provider, delivery_id, body, headers, status FROM webhook_deliveries"
+    )
+    assert len(rows) == 1
+    provider, delivery_id, stored, headers, status = rows[0]
+    assert (provider, delivery_id, bytes(stored), status) == ("acme", "msg_1", body, "pending")
+    assert json.loads(headers)["webhook-signature"].startswith("v1,")
+
+
+async def test_the_public_vector_is_accepted_through_http(api: Api) -> None:
+    assert api.inbox is not None
+    await api.inbox.store.insert_webhook_secret("acme", "vector", VECTOR["secret"], api.clock())
+    api.clock.now = datetime.fromtimestamp(VECTOR["webhook_timestamp"], UTC)
+    headers = {"webhook-id": VECTOR["webhook_id"],
+               "webhook-timestamp": str(VECTOR["webhook_timestamp"]),
+               "webhook-signature": VECTOR["valid_signature"]}  # fmt: skip
+    r = await deliver(api, VECTOR["raw_body"].encode(), headers)
+    assert r.status_code == 200, r.text
+    headers["webhook-signature"] = VECTOR["invalid_signature"]
+    headers["webhook-id"] = "msg_other"
+    r = await deliver(api, VECTOR["raw_body"].encode(), headers)
+    assert (r.status_code, r.json()["error"]["code"]) == (401, "SIGNATURE_INVALID")
+
+
+async def test_a_storm_of_the_same_delivery_is_one_record(api: Api) -> None:
+    secret = await secret_of(api)
+    body = b'{"event": "round", "id": "e2"}'
+    headers = signed(secret, "msg_storm", body, api.clock())
+    answers = await asyncio.gather(*(deliver(api, body, headers) for _ in range(100)))
+    assert {a.status_code for a in answers} == {200}
+    assert sum(not a.json()["duplicate"] for a in answers) == 1
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert await count(api, "webhook_deliveries") == 1
+
+
+async def test_rotation_accepts_either_secret(api: Api) -> None:
+    old, new = await secret_of(api), await secret_of(api)
+    for n, secret in enumerate((old, new)):
+        body = f'{{"n": {n}}}'.encode()
+        r = await deliver(api, body, signed(secret, f"msg_rot_{n}", body, api.clock()))
+        assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(("case", "status", "code"), [
+    ("bad signature", 401, "SIGNATURE_INVALID"),
+    ("stale", 401, "REQUEST_EXPIRED"),
+    ("future", 401, "REQUEST_EXPIRED"),
+    ("no headers", 401, "AUTHENTICATION_FAILED"),
+    ("unknown provider", 401, "SIGNATURE_INVALID"),
+    ("provider without a secret", 401, "SIGNATURE_INVALID"),
+    ("too large", 413, "PAYLOAD_TOO_LARGE"),
+])  # fmt: skip
+async def test_refusals_are_typed_and_leave_only_a_rejection_record(
+    api: Api, case: str, status: int, code: str
+) -> None:
+    secret = await secret_of(api)
+    body = b'{"event": "round"}'
+    provider = "acme"
+    headers = signed(secret, "msg_bad", body, api.clock())
+    if case == "bad signature":
+        headers["webhook-signature"] = "v1," + "A" * 43 + "="
+    elif case in {"stale", "future"}:
+        api.clock.advance(301 if case == "stale" else -301)
+    elif case == "no headers":
+        headers = {"content-type": "application/json"}
+    elif case == "unknown provider":
+        provider = "x" * 65
+    elif case == "provider without a secret":
+        provider = "beta"
+    elif case == "too large":
+        body = b"x" * 65537
+    r = await deliver(api, body, headers, provider)
+    assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
+    assert await count(api, "webhook_deliveries") == 0
+    rows = await api.wallet.store.fetch(  # type: ignore[attr-defined]
+        "SELECT code, body_size FROM webhook_rejections"
+    )
+    assert [(c, int(s)) for c, s in rows] == [(code, len(body))]
+
+
+async def test_rejection_records_are_append_only(api: Api) -> None:
+    await deliver(api, b"{}", {"content-type": "application/json"})
+    for sql in ("UPDATE webhook_rejections SET code = 'x'", "DELETE FROM webhook_rejections"):
+        with pytest.raises(StorageUnavailable) as caught:
+            await api.wallet.store.execute(sql)  # type: ignore[attr-defined]
+        assert "webhook_rejections is append-only" in str(caught.value.__cause__)
