@@ -20,6 +20,7 @@ from croupier.adapters.db.runner import SqlRunner
 from croupier.adapters.db.sqlite import SqliteStore
 from croupier.adapters.providers.native import NativeV1
 from croupier.adapters.redis_nonces import RedisNonceStore
+from croupier.adapters.round_events import RoundEventParser
 from croupier.adapters.rule_packs import load_rule_packs
 from croupier.api.alerts import AlertRecorder
 from croupier.api.app import ProviderFastPath, create_app
@@ -33,7 +34,7 @@ from croupier.domain.signals import SignalRules
 from croupier.domain.wallet import BonusPolicy
 from croupier.services.catalogue import CatalogueService
 from croupier.services.gateway_ports import NonceStore
-from croupier.services.inbox import InboxService
+from croupier.services.inbox import InboxService, InboxWorker, RetryPolicy
 from croupier.services.keys import KeyService
 from croupier.services.launch import LaunchService
 from croupier.services.operator_keys import OperatorKeyService
@@ -146,6 +147,7 @@ class Gateway:
     launcher: LaunchService
     alerts: AlertRecorder
     inbox: InboxService
+    inbox_worker: InboxWorker
 
     def app(self) -> ProviderFastPath:
         operator = OperatorApi(
@@ -206,6 +208,7 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
         recorder = AlertRecorder(operator_store, metrics, rules, clock=wallet.clock)
         wallet.signals, wallet.alerts = rules, recorder
         catalogue = CatalogueService(operator_store, clock=wallet.clock)
+        inbox_store = SqlInboxStore(cast(SqlRunner, wallet.store))
         protection = ProtectionService(
             operator_store, sessions, clock=wallet.clock,
             cooling=timedelta(hours=settings.limit_increase_hours),
@@ -220,7 +223,11 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
                 settings, wallet, keys, sessions, nonces, native, metrics,
                 OperatorKeyService(operator_store, clock=wallet.clock), players, catalogue,
                 protection, launcher, recorder,
-                InboxService(SqlInboxStore(cast(SqlRunner, wallet.store)), clock=wallet.clock),
+                InboxService(inbox_store, clock=wallet.clock),
+                InboxWorker(
+                    inbox_store, wallet, RoundEventParser(wallet.currencies), clock=wallet.clock,
+                    policy=RetryPolicy(budget=settings.inbox_retry_budget),
+                ),
             )  # fmt: skip
         finally:
             if redis is not None:

@@ -14,6 +14,7 @@ import tomllib
 import traceback
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -57,6 +58,7 @@ from croupier.domain.wallet import (
     Withdrawal,
 )
 from croupier.jobs.holds import sweep_expired_holds
+from croupier.jobs.inbox import process_inbox
 from croupier.jobs.sessions import prune_nonces, sweep_sessions
 from croupier.services.gateway_ports import ProviderKey
 from croupier.services.operator_keys import SCOPES as OPERATOR_SCOPES
@@ -217,7 +219,7 @@ def run(
     """Serve the provider wallet API and run the background jobs until interrupted.
 
     Jobs: expired holds are released, sessions whose tokens expired are closed and settled,
-    old request nonces are forgotten.
+    old request nonces are forgotten, due webhook deliveries are applied.
     """
     settings = _settings(database_url)
     settings = settings.model_copy(
@@ -264,11 +266,15 @@ async def _serve(
             ),
             prune_nonces(gw.nonces, interval=settings.session_sweep_seconds, stop=stop,
                          once=once),
+            process_inbox(gw.inbox_worker, interval=settings.inbox_poll_seconds, stop=stop,
+                          once=once),
         ] if jobs or once else []  # fmt: skip
         if once:
-            released, moved, pruned = await asyncio.gather(*job_list)
+            released, moved, pruned, applied = await asyncio.gather(*job_list)
             console.print(
-                f"released {released} expired holds, moved {moved} sessions, pruned {pruned} nonces"
+                f"released {released} expired holds, moved {moved} sessions, "
+                f"pruned {pruned} nonces, processed {applied} webhook deliveries",
+                soft_wrap=True,
             )
             return
         tasks = [asyncio.create_task(job) for job in job_list]
@@ -989,6 +995,81 @@ webhooks_app = typer.Typer(
 )
 app.add_typer(operator_keys_app, name="operator-keys")
 app.add_typer(webhooks_app, name="webhooks")
+
+
+inbox_app = typer.Typer(
+    help="The webhook inbox's queue: list deliveries, requeue dead ones, replay a window.",
+    no_args_is_help=True,
+)
+app.add_typer(inbox_app, name="inbox")
+
+
+@inbox_app.command("list")
+def inbox_list(
+    status: Annotated[
+        str | None, typer.Option(help="pending, processing, applied, held or dead.")
+    ] = None,
+    provider: Annotated[str | None, typer.Option(help="One provider's deliveries.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    database_url: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Deliveries, newest first, with their state, attempts and last error (dead letters:
+    --status dead)."""
+
+    async def use(gw: Gateway) -> list[dict[str, Any]]:
+        rows = await gw.inbox.store.deliveries(status=status, provider=provider, limit=limit)
+        return [
+            {k: (v.isoformat(timespec="seconds") if isinstance(v, datetime) else v)
+             for k, v in r.items()}
+            for r in rows
+        ]  # fmt: skip
+
+    rows = _with_gateway(database_url, use)
+    if json_out:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table("id", "provider", "delivery_id", "status", "attempts", "received_at",
+                  "last_error", title="Webhook deliveries")  # fmt: skip
+    names = ("id", "provider", "delivery_id", "status", "attempts", "received_at", "last_error")
+    for r in rows:
+        table.add_row(*(str(r[n]) if r[n] is not None else "" for n in names))
+    console.print(table)
+
+
+@inbox_app.command("requeue")
+def inbox_requeue(ids: list[int], database_url: DbOption = None) -> None:
+    """Send deliveries (dead letters, held ones) back to the queue, with a fresh retry
+    budget; applying one again is a replay, never a second settlement."""
+
+    async def use(gw: Gateway) -> int:
+        return await gw.inbox.store.requeue(ids=ids, now=gw.wallet.clock())
+
+    console.print(f"requeued {_with_gateway(database_url, use)} deliveries")
+
+
+@inbox_app.command("replay")
+def inbox_replay(
+    start: Annotated[datetime, typer.Option("--from", help="Received at or after (ISO 8601).")],
+    end: Annotated[datetime, typer.Option("--to", help="Received before (ISO 8601).")],
+    provider: Annotated[str | None, typer.Option(help="One provider's deliveries.")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Re-run the deliveries received in [--from, --to): back to the queue, applied by the
+    next pass of the worker (`croupier run`, or `croupier run --once`). Replaying twice, or
+    over deliveries already applied, changes no balance."""
+    start, end = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (start, end))
+    if end <= start:
+        _fail(InvalidRequest("--to must be after --from", field="to"))
+
+    async def use(gw: Gateway) -> int:
+        return await gw.inbox.store.requeue(
+            start=start, end=end, provider=provider, now=gw.wallet.clock()
+        )
+
+    console.print(
+        f"requeued {_with_gateway(database_url, use)} deliveries for replay", soft_wrap=True
+    )
 
 
 @webhooks_app.command("secret-add")

@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     launch_url_seconds: int = Field(
         default=120, ge=10, le=3600, description="lifetime of a signed launch URL"
     )
+    inbox_poll_seconds: float = Field(
+        default=1.0, gt=0, description="how often `croupier run` applies due webhook deliveries"
+    )
+    inbox_retry_budget: int = Field(
+        default=8, ge=1, le=50, description="attempts of a webhook delivery before dead letters"
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     access_log: bool = Field(default=True, description="one JSON log line per API request")
 

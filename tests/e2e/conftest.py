@@ -20,6 +20,7 @@ from croupier.adapters.db.gateway import SqlGatewayStore
 from croupier.adapters.db.inbox import SqlInboxStore
 from croupier.adapters.db.operator import SqlOperatorStore
 from croupier.adapters.providers.native import NativeV1
+from croupier.adapters.round_events import RoundEventParser
 from croupier.adapters.rule_packs import load_rule_packs
 from croupier.api.alerts import AlertRecorder
 from croupier.api.app import create_app
@@ -31,7 +32,7 @@ from croupier.domain import signing
 from croupier.domain.signals import SignalRules
 from croupier.domain.wallet import Deposit
 from croupier.services.catalogue import CatalogueService
-from croupier.services.inbox import InboxService
+from croupier.services.inbox import InboxService, InboxWorker, RetryPolicy
 from croupier.services.keys import KeyService
 from croupier.services.launch import LaunchService
 from croupier.services.operator_keys import OperatorKeyService
@@ -68,6 +69,8 @@ class Api:
     operator_token: str = ""
     """An operator key with every scope."""
     inbox: InboxService | None = None
+    inbox_worker: InboxWorker | None = None
+    """Budget 3, backoff 2 s then 4 s (no jitter: the factor is 1), a lease of 60 s."""
     alerts: AlertRecorder | None = None
     """Signals at test thresholds: 20 bets a minute, a EUR 40,000 win at 350 times the
     stake, 10 refusals a minute."""
@@ -190,6 +193,10 @@ async def api(store: WalletStore, wallet: WalletService, clock: FakeClock) -> As
     )  # fmt: skip
     wallet.signals, wallet.alerts = recorder.rules, recorder
     inbox = InboxService(SqlInboxStore(store), clock=clock)  # type: ignore[arg-type]
+    inbox_worker = InboxWorker(
+        inbox.store, wallet, RoundEventParser(wallet.currencies), clock=clock,
+        policy=RetryPolicy(budget=3, base_seconds=2, lease_seconds=60), jitter=lambda: 1.0,
+    )  # fmt: skip
     app = create_app(
         [native], metrics=metrics, access_log=False, known_provider=keys.known,
         routes=[*operator.routes(), *webhook_routes(inbox, metrics, 65536)],
@@ -203,4 +210,5 @@ async def api(store: WalletStore, wallet: WalletService, clock: FakeClock) -> As
                   gateway_store=gateway_store, metrics=metrics, clock=clock,
                   key_id=key.key_id, secret=key.secret, players=players, catalogue=catalogue,
                   operator_keys=operator_keys, launcher=launcher, protection=protection,
-                  operator_token=operator_token, alerts=recorder, inbox=inbox)  # fmt: skip
+                  operator_token=operator_token, alerts=recorder, inbox=inbox,
+                  inbox_worker=inbox_worker)  # fmt: skip

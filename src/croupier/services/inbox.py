@@ -3,23 +3,50 @@ stored raw (headers and body, byte for byte) and committed before it is acknowle
 the same delivery id again is acknowledged without a second record. A refused delivery
 leaves a rejection record (code, size, SHA-256 of the body), never its content.
 
-Processing the stored deliveries (the queue worker, retries, dead letters, replay) comes
-with the rest of issue 5.
+The worker (``InboxWorker``) takes due deliveries from the queue, applies each round event
+through the wallet service (its bet, then its win, under the provider's scope: calls that
+already arrived through the wallet API are replays), and marks it applied; a tentative event
+is held (no money moves); a delivery that cannot apply (not a round event, a bad checksum,
+a refusal of the wallet) goes to the dead letters at once; a transient failure is retried
+with exponential backoff and jitter up to a budget, then dead. A worker that dies leaves its
+claims to expire (a lease) and be taken again.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
+import random
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from croupier.domain import webhooks
 from croupier.domain.catalogue import check_code
-from croupier.domain.errors import CroupierError, InvalidRequest, KeyStateError, SignatureInvalid
+from croupier.domain.errors import (
+    CroupierError,
+    InvalidRequest,
+    KeyStateError,
+    RetryClass,
+    SignatureInvalid,
+)
+from croupier.domain.round_events import RoundEvent
+from croupier.domain.wallet import Bet, Win
+from croupier.services.wallet import WalletService
+
+log = logging.getLogger("croupier.inbox")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    provider: str
+    delivery_id: str
+    body: bytes
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +75,24 @@ class InboxStore(Protocol):
         self, provider: str, *, code: str, delivery_id: str | None, size: int, sha256: str,
         now: datetime,
     ) -> None: ...  # fmt: skip
+
+    async def claim_deliveries(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> Sequence[Delivery]: ...
+
+    async def finish_delivery(
+        self, delivery: int, *, status: str, error: str | None, now: datetime,
+        next_attempt_at: datetime | None = None,
+    ) -> None: ...  # fmt: skip
+
+    async def deliveries(
+        self, *, status: str | None, provider: str | None, limit: int
+    ) -> Sequence[dict[str, object]]: ...
+
+    async def requeue(
+        self, *, ids: Sequence[int] = (), start: datetime | None = None,
+        end: datetime | None = None, provider: str | None = None, now: datetime,
+    ) -> int: ...  # fmt: skip
 
 
 class InboxService:
@@ -99,3 +144,89 @@ class InboxService:
             size=size if size is not None else len(body),
             sha256=hashlib.sha256(body).hexdigest(), now=self.clock(),
         )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    budget: int = 8
+    """Attempts, the first included, before a delivery goes to the dead letters."""
+    base_seconds: float = 2.0
+    max_seconds: float = 600.0
+    lease_seconds: float = 60.0
+    """How long a claim lasts: a delivery whose worker died is taken again after it."""
+
+    def delay(self, attempts: int, jitter: float) -> timedelta:
+        """Exponential from ``base_seconds``, capped, times a jitter in [0.5, 1)."""
+        raw = min(self.max_seconds, self.base_seconds * 2 ** (attempts - 1))
+        return timedelta(seconds=raw * (0.5 + jitter / 2))
+
+
+class InboxWorker:
+    def __init__(
+        self,
+        store: InboxStore,
+        wallet: WalletService,
+        parse: Callable[[bytes], RoundEvent],
+        *,
+        clock: Callable[[], datetime],
+        policy: RetryPolicy | None = None,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.wallet = wallet
+        self.parse = parse
+        self.clock = clock
+        self.policy = policy or RetryPolicy()
+        self.jitter = jitter
+
+    async def run_once(self, limit: int = 100) -> dict[str, int]:
+        """One pass over the due deliveries: how many ended in each state."""
+        now = self.clock()
+        lease = now + timedelta(seconds=self.policy.lease_seconds)
+        outcomes: dict[str, int] = {}
+        for delivery in await self.store.claim_deliveries(now, lease, limit):
+            status = await self._process(delivery)
+            outcomes[status] = outcomes.get(status, 0) + 1
+        return outcomes
+
+    async def _process(self, delivery: Delivery) -> str:
+        try:
+            event = self.parse(delivery.body)
+        except CroupierError as never:
+            return await self._finish(delivery, "dead", f"{never.code}: {never.message}")
+        if not event.finalized:
+            return await self._finish(delivery, "held", "tentative: no money moved")
+        try:
+            await self._apply(event, delivery.provider)
+        except CroupierError as error:
+            if error.retry_class is not RetryClass.RETRYABLE:  # the answer will not change
+                return await self._finish(delivery, "dead", f"{error.code}: {error.message}")
+            return await self._retry(delivery, f"{error.code}: {error.message}")
+        except Exception as bug:
+            log.exception("inbox delivery failed", extra={"delivery": delivery.id})
+            return await self._retry(delivery, f"{type(bug).__name__}: {bug}"[:500])
+        return await self._finish(delivery, "applied", None)
+
+    async def _apply(self, event: RoundEvent, provider: str) -> None:
+        common = {"player_id": event.player_id, "currency": event.currency,
+                  "provider": provider, "round_id": event.round_id,
+                  "game_code": event.game_code}  # fmt: skip
+        await self.wallet.place_bet(Bet(tx_id=event.bet_tx_id, amount=event.bet_amount, **common))
+        if event.win_tx_id is not None:
+            await self.wallet.settle_win(
+                Win(tx_id=event.win_tx_id, amount=event.win_amount, close_round=True,
+                    bet_tx_id=event.bet_tx_id, **common)
+            )  # fmt: skip
+
+    async def _retry(self, delivery: Delivery, error: str) -> str:
+        if delivery.attempts >= self.policy.budget:
+            return await self._finish(delivery, "dead", f"retry budget spent: {error}")
+        later = self.clock() + self.policy.delay(delivery.attempts, self.jitter())
+        await self.store.finish_delivery(
+            delivery.id, status="pending", error=error, now=self.clock(), next_attempt_at=later
+        )
+        return "retry"
+
+    async def _finish(self, delivery: Delivery, status: str, error: str | None) -> str:
+        await self.store.finish_delivery(delivery.id, status=status, error=error, now=self.clock())
+        return status

@@ -7,7 +7,8 @@ from datetime import datetime
 
 import orjson
 
-from croupier.adapters.db.runner import SqlRunner
+from croupier.adapters.db.runner import SqlRunner, as_datetime
+from croupier.services.inbox import Delivery
 
 
 class SqlInboxStore:
@@ -82,4 +83,93 @@ class SqlInboxStore:
             delivery_id,
             size,
             sha256,
+        )
+
+    # -- the queue ------------------------------------------------------------------------
+
+    async def claim_deliveries(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> Sequence[Delivery]:
+        """Pending deliveries that are due, and processing ones whose lease ran out (their
+        worker died), marked processing until ``lease_until``; on PostgreSQL concurrent
+        workers skip each other's rows (SKIP LOCKED)."""
+        skip = f"{self.db.row_lock} SKIP LOCKED" if self.db.row_lock else ""
+        async with self.db.unit() as unit:
+            rows = await unit.fetch(
+                "UPDATE webhook_deliveries SET status = 'processing', "  # noqa: S608 - constant
+                "attempts = attempts + 1, next_attempt_at = $2 WHERE id IN ("
+                "SELECT id FROM webhook_deliveries "
+                "WHERE status IN ('pending', 'processing') AND next_attempt_at <= $1 "
+                f"ORDER BY next_attempt_at, id LIMIT $3{skip}) "
+                "RETURNING id, provider, delivery_id, body, attempts",
+                now,
+                lease_until,
+                limit,
+            )
+        return [Delivery(int(r[0]), r[1], r[2], bytes(r[3]), int(r[4])) for r in rows]
+
+    async def finish_delivery(
+        self, delivery: int, *, status: str, error: str | None, now: datetime,
+        next_attempt_at: datetime | None = None,
+    ) -> None:  # fmt: skip
+        await self.db.execute(
+            "UPDATE webhook_deliveries SET status = $2, last_error = $3, "
+            "next_attempt_at = COALESCE($4, next_attempt_at), "
+            "processed_at = COALESCE($5, processed_at) WHERE id = $1",
+            delivery,
+            status,
+            error,
+            next_attempt_at,
+            now if status in {"applied", "held", "dead"} else None,
+        )
+
+    async def deliveries(
+        self, *, status: str | None, provider: str | None, limit: int
+    ) -> Sequence[dict[str, object]]:
+        rows = await self.db.fetch(
+            "SELECT id, provider, delivery_id, received_at, status, attempts, next_attempt_at, "
+            "last_error, processed_at FROM webhook_deliveries "
+            "WHERE ($1 = '' OR status = $1) AND ($2 = '' OR provider = $2) "
+            "ORDER BY id DESC LIMIT $3",
+            status or "",
+            provider or "",
+            limit,
+        )
+        names = ("id", "provider", "delivery_id", "received_at", "status", "attempts",
+                 "next_attempt_at", "last_error", "processed_at")  # fmt: skip
+        out = []
+        for r in rows:
+            row = dict(zip(names, r, strict=True))
+            for key in ("received_at", "next_attempt_at", "processed_at"):
+                value = row[key]
+                row[key] = as_datetime(value) if value is not None else None
+            out.append(row)
+        return out
+
+    async def requeue(
+        self, *, ids: Sequence[int] = (), start: datetime | None = None,
+        end: datetime | None = None, provider: str | None = None, now: datetime,
+    ) -> int:  # fmt: skip
+        """Back to pending, now, with a fresh retry budget: the given deliveries, or those
+        received in [start, end) (of one provider). Applying again is a replay."""
+        if ids:
+            total = 0
+            for delivery in ids:
+                total += await self.db.execute(
+                    "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, "
+                    "next_attempt_at = $2, last_error = NULL WHERE id = $1 "
+                    "AND status <> 'processing'",
+                    delivery,
+                    now,
+                )
+            return total
+        return await self.db.execute(
+            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, "
+            "next_attempt_at = $3, last_error = NULL "
+            "WHERE received_at >= $1 AND received_at < $2 AND status <> 'processing' "
+            "AND ($4 = '' OR provider = $4)",
+            start,
+            end,
+            now,
+            provider or "",
         )

@@ -405,7 +405,9 @@ webhook_deliveries = Table(
     Column("last_error", Text, nullable=True),
     Column("processed_at", Ts, nullable=True),
     UniqueConstraint("provider", "delivery_id", name="uq_webhook_deliveries_provider_delivery_id"),
-    CheckConstraint("status IN ('pending', 'processing', 'applied', 'dead')", name="status_known"),
+    CheckConstraint(
+        "status IN ('pending', 'processing', 'applied', 'held', 'dead')", name="status_known"
+    ),
     Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_received_at", "received_at"),
     comment="Verified deliveries, stored raw before the answer; the queue of the inbox worker.",

@@ -54,7 +54,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("processed_at", TS, nullable=True),
         sa.CheckConstraint(
-            "status IN ('pending', 'processing', 'applied', 'dead')",
+            "status IN ('pending', 'processing', 'applied', 'held', 'dead')",
             name=op.f("ck_webhook_deliveries_status_known"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
