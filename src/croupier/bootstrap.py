@@ -226,7 +226,8 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
                 InboxService(inbox_store, clock=wallet.clock),
                 InboxWorker(
                     inbox_store, wallet, RoundEventParser(wallet.currencies), clock=wallet.clock,
-                    policy=RetryPolicy(budget=settings.inbox_retry_budget),
+                    policy=RetryPolicy(budget=settings.inbox_retry_budget,
+                                       lease_seconds=settings.inbox_lease_seconds),
                 ),
             )  # fmt: skip
         finally:

@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     inbox_poll_seconds: float = Field(
         default=1.0, gt=0, description="how often `croupier run` applies due webhook deliveries"
     )
+    inbox_lease_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        description="how long a worker holds a delivery; a dead worker's is taken again after",
+    )
     inbox_retry_budget: int = Field(
         default=8, ge=1, le=50, description="attempts of a webhook delivery before dead letters"
     )
