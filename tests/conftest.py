@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import psycopg
 import pytest
 import redis.asyncio as aioredis
@@ -28,6 +30,7 @@ from croupier.adapters.db.sqlite import SqliteStore
 from croupier.adapters.db.verify import verify_ledger
 from croupier.bootstrap import currency_table, sync_currencies
 from croupier.config import Settings
+from croupier.domain.errors import StorageUnavailable
 from croupier.domain.wallet import BonusPolicy
 from croupier.services.ports import WalletStore
 from croupier.services.wallet import WalletService
@@ -159,3 +162,24 @@ async def wallet(store: WalletStore, clock: FakeClock) -> WalletService:
     table = currency_table(Settings())
     await sync_currencies(store, table)
     return WalletService(store=store, currencies=table, policy=BonusPolicy(), clock=clock)
+
+
+async def assert_append_only(store: WalletStore, table: str, statements: tuple[str, ...]) -> None:
+    """Each statement (an UPDATE or DELETE of ``table``) is refused by the database's
+    append-only trigger: on SQLite also through the raw connection, and through the store as
+    StorageUnavailable caused by the driver's own error naming the table."""
+    if isinstance(store, SqliteStore):
+        for sql in statements:
+            with pytest.raises(sqlite3.IntegrityError, match=f"{table} is append-only"):
+                store.raw().execute(sql)
+    for sql in statements:
+        with pytest.raises(StorageUnavailable) as caught:
+            await store.execute(sql)  # type: ignore[attr-defined]
+        cause = caught.value.__cause__
+        expected = (
+            sqlite3.IntegrityError
+            if isinstance(store, SqliteStore)
+            else asyncpg.exceptions.RestrictViolationError
+        )
+        assert isinstance(cause, expected), cause
+        assert f"{table} is append-only" in str(cause)

@@ -8,9 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 
-from croupier.domain.errors import StorageUnavailable
+from tests.conftest import assert_append_only
 from tests.e2e.conftest import Api
 
 
@@ -122,9 +121,7 @@ async def test_alerts_are_paged_filtered_scoped_and_append_only(
     r = await api.op("GET", "/alerts", token=narrow)
     assert (r.status_code, r.json()["error"]["code"]) == (403, "SCOPE_NOT_GRANTED")
 
-    store = api.wallet.store
-    for sql in ("UPDATE alerts SET kind = 'x'", "DELETE FROM alerts"):
-        with pytest.raises(StorageUnavailable) as caught:
-            await store.execute(sql)  # type: ignore[attr-defined]
-        assert "alerts is append-only" in str(caught.value.__cause__), database_url
+    await assert_append_only(
+        api.wallet.store, "alerts", ("UPDATE alerts SET kind = 'x'", "DELETE FROM alerts")
+    )
     assert len(await alerts(api)) == 3

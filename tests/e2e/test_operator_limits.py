@@ -14,29 +14,25 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
-from croupier.adapters.db.sqlite import SqliteStore
 from croupier.bootstrap import currency_table, sync_currencies
 from croupier.config import Settings
 from croupier.domain.errors import (
     LimitReached,
     LossLimitReached,
-    StorageUnavailable,
     WagerLimitReached,
 )
 from croupier.domain.wallet import Bet, BonusPolicy, Deposit, WalletResult
 from croupier.services.wallet import WalletService
-from tests.conftest import assert_ledger_ok, open_test_store, truncate_postgres
+from tests.conftest import assert_append_only, assert_ledger_ok, open_test_store, truncate_postgres
 from tests.e2e.conftest import Api
 
 DAY = 24 * 3600
@@ -410,26 +406,11 @@ async def test_protection_events_are_append_only(api: Api, database_url: str) ->
     await set_limit(api, player_id, "loss_day", None)
     before = (await limits(api, player_id))["history"]
     assert len(before) == 2
-    store = api.wallet.store
-    attempts = (
+    await assert_append_only(api.wallet.store, "protection_events", (
         "UPDATE protection_events SET detail = '{}'",
         "UPDATE protection_events SET actor = 'x'",
         "DELETE FROM protection_events",
-    )
-    if database_url.startswith("sqlite"):
-        assert isinstance(store, SqliteStore)
-        for sql in attempts:
-            with pytest.raises(sqlite3.IntegrityError, match="protection_events is append-only"):
-                store.raw().execute(sql)
-    for sql in attempts:
-        with pytest.raises(StorageUnavailable) as caught:
-            await store.execute(sql)  # type: ignore[attr-defined]
-        cause = caught.value.__cause__
-        if database_url.startswith("sqlite"):
-            assert isinstance(cause, sqlite3.IntegrityError)
-        else:
-            assert isinstance(cause, asyncpg.exceptions.RestrictViolationError)
-            assert "protection_events is append-only" in str(cause)
+    ))  # fmt: skip
     assert (await limits(api, player_id))["history"] == before
 
 

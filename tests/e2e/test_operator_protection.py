@@ -11,17 +11,13 @@ table refuses UPDATE and DELETE on both databases, and that the route needs its 
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
-from croupier.adapters.db.sqlite import SqliteStore
-from croupier.domain.errors import StorageUnavailable
 from croupier.domain.sessions import SessionState
-from tests.conftest import assert_ledger_ok
+from tests.conftest import assert_append_only, assert_ledger_ok
 from tests.e2e.conftest import Api
 
 DAY = 24 * 3600
@@ -318,26 +314,11 @@ async def test_an_exclusion_closes_live_sessions_but_rounds_in_flight_settle(
 async def test_player_exclusions_are_append_only(api: Api, database_url: str) -> None:
     player_id = await new_player(api)
     first = await started(api, player_id, "self_exclusion", 180, reason="asked by phone")
-    store = api.wallet.store
-    attempts = (
+    await assert_append_only(api.wallet.store, "player_exclusions", (
         "UPDATE player_exclusions SET ends_at = NULL",
         "UPDATE player_exclusions SET reason = 'x'",
         "DELETE FROM player_exclusions",
-    )
-    if database_url.startswith("sqlite"):
-        assert isinstance(store, SqliteStore)
-        for sql in attempts:
-            with pytest.raises(sqlite3.IntegrityError, match="player_exclusions is append-only"):
-                store.raw().execute(sql)
-    for sql in attempts:
-        with pytest.raises(StorageUnavailable) as caught:
-            await store.execute(sql)  # type: ignore[attr-defined]
-        cause = caught.value.__cause__
-        if database_url.startswith("sqlite"):
-            assert isinstance(cause, sqlite3.IntegrityError)
-        else:
-            assert isinstance(cause, asyncpg.exceptions.RestrictViolationError)
-            assert "player_exclusions is append-only" in str(cause)
+    ))  # fmt: skip
     assert await exclusions(api, player_id) == {"current": first, "items": [first]}
 
 
