@@ -223,7 +223,10 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
                 settings, wallet, keys, sessions, nonces, native, metrics,
                 OperatorKeyService(operator_store, clock=wallet.clock), players, catalogue,
                 protection, launcher, recorder,
-                InboxService(inbox_store, clock=wallet.clock),
+                InboxService(
+                    inbox_store, clock=wallet.clock, native_secret=keys.verifying_secret,
+                    native_window_seconds=settings.signature_window_seconds,
+                ),
                 InboxWorker(
                     inbox_store, wallet, RoundEventParser(wallet.currencies), clock=wallet.clock,
                     policy=RetryPolicy(budget=settings.inbox_retry_budget,

@@ -192,7 +192,10 @@ async def api(store: WalletStore, wallet: WalletService, clock: FakeClock) -> As
         clock=clock,
     )  # fmt: skip
     wallet.signals, wallet.alerts = recorder.rules, recorder
-    inbox = InboxService(SqlInboxStore(store), clock=clock)  # type: ignore[arg-type]
+    inbox = InboxService(
+        SqlInboxStore(store), clock=clock, native_secret=keys.verifying_secret,  # type: ignore[arg-type]
+        native_window_seconds=30,
+    )  # fmt: skip
     inbox_worker = InboxWorker(
         inbox.store, wallet, RoundEventParser(wallet.currencies), clock=clock,
         policy=RetryPolicy(budget=3, base_seconds=2, lease_seconds=60), jitter=lambda: 1.0,

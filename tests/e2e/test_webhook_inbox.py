@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from croupier.domain import webhooks
+from croupier.domain import signing, webhooks
 from tests.conftest import assert_append_only
 from tests.e2e.conftest import Api
 
@@ -139,3 +139,42 @@ async def test_rejection_records_are_append_only(api: Api) -> None:
     await assert_append_only(api.wallet.store, "webhook_rejections", (
         "UPDATE webhook_rejections SET code = 'x'", "DELETE FROM webhook_rejections",
     ))  # fmt: skip
+
+
+def native_headers(api: Api, body: bytes, *, nonce: str, msg_id: str | None = None,
+                   secret: str | None = None, skew: int = 0) -> dict[str, str]:  # fmt: skip
+    sent = signing.request_headers(
+        key_id=api.key_id, secret=secret or api.secret, path="/webhooks/acme", body=body,
+        timestamp=int(api.clock().timestamp()) + skew, nonce=nonce,
+    )  # fmt: skip
+    return sent | ({"webhook-id": msg_id} if msg_id else {})
+
+
+async def test_the_wallet_apis_own_signature_is_accepted_too(api: Api) -> None:
+    """A provider that signs its wallet calls may sign its webhooks the same way, with the
+    same keys; webhook-id, when sent, is the delivery id across retries (else the nonce)."""
+    body = b'{"event": "round", "id": "e9"}'
+    for nonce in ("n" * 20, "m" * 20):  # a retry: signed afresh, the same webhook-id
+        r = await deliver(api, body, native_headers(api, body, nonce=nonce, msg_id="msg_n1"))
+        assert r.status_code == 200, r.text
+    assert r.json()["duplicate"] is True
+    r = await deliver(api, body, native_headers(api, body, nonce="o" * 20))
+    assert (r.status_code, r.json()["delivery_id"]) == (200, "o" * 20)
+    assert await count(api, "webhook_deliveries") == 2
+
+
+@pytest.mark.parametrize(("case", "code"), [
+    ("wrong secret", "SIGNATURE_INVALID"), ("expired", "REQUEST_EXPIRED"),
+    ("bad webhook-id", "AUTHENTICATION_FAILED"),
+])  # fmt: skip
+async def test_a_bad_native_signature_is_refused(api: Api, case: str, code: str) -> None:
+    body = b'{"event": "round"}'
+    headers = native_headers(
+        api, body, nonce="p" * 20, secret="x" * 40 if case == "wrong secret" else None,
+        skew=-31 if case == "expired" else 0,
+        msg_id="a b" if case == "bad webhook-id" else None,
+    )  # fmt: skip
+    r = await deliver(api, body, headers)
+    assert (r.status_code, r.json()["error"]["code"]) == (401, code), r.text
+    assert await count(api, "webhook_deliveries") == 0
+    assert await count(api, "webhook_rejections") == 1

@@ -37,7 +37,8 @@ def webhook_routes(inbox: InboxService, metrics: Metrics, max_body_bytes: int) -
                 size = int(declared) if declared.isdigit() else max_body_bytes + 1
                 await inbox.reject(provider, refusal.code, headers.get(ID_HEADER), b"", size)
                 raise
-            received = await inbox.receive(provider, headers, body)
+            raw_path = request.scope.get("raw_path") or request.url.path.encode()
+            received = await inbox.receive(provider, headers, body, raw_path.decode("latin-1"))
         except CroupierError as error:
             metrics.webhooks.labels(error.code).inc()
             return Response(error_body(error), error.http_status, correlation,

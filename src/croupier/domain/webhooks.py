@@ -29,6 +29,11 @@ SIGNATURE_HEADER = "webhook-signature"
 _ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
 
 
+def valid_id(value: str) -> bool:
+    """A delivery id: 1 to 128 of A-Z a-z 0-9 _ . : -."""
+    return bool(_ID.fullmatch(value))
+
+
 def secret_key(secret: str) -> bytes:
     """The HMAC key of a ``whsec_`` secret; ValueError if it is not one."""
     if not secret.startswith(SECRET_PREFIX):

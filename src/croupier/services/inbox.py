@@ -19,14 +19,15 @@ import hashlib
 import logging
 import random
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from croupier.domain import webhooks
+from croupier.domain import signing, webhooks
 from croupier.domain.catalogue import check_code
 from croupier.domain.errors import (
+    AuthenticationFailed,
     CroupierError,
     InvalidRequest,
     KeyStateError,
@@ -96,9 +97,20 @@ class InboxStore(Protocol):
 
 
 class InboxService:
-    def __init__(self, store: InboxStore, *, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        store: InboxStore,
+        *,
+        clock: Callable[[], datetime],
+        native_secret: Callable[[str, str], Awaitable[str]] | None = None,
+        native_window_seconds: int = 30,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.native_secret = native_secret
+        """(provider, key id) -> the secret of a provider key that may verify now (the
+        wallet API's keys): for deliveries signed the native way."""
+        self.native_window_seconds = native_window_seconds
 
     async def add_secret(self, provider: str, secret_id: str | None = None) -> tuple[str, str]:
         """A new active whsec_ secret for ``provider``: (its id, the secret, shown once)."""
@@ -111,23 +123,47 @@ class InboxService:
             raise KeyStateError(f"provider {provider!r} has a webhook secret {sid!r} already")
         return sid, secret
 
-    async def receive(self, provider: str, headers: Mapping[str, str], body: bytes) -> Received:
-        """Verify, then store; a refusal is recorded, then raised."""
+    async def receive(
+        self, provider: str, headers: Mapping[str, str], body: bytes, path: str = ""
+    ) -> Received:
+        """Verify (Standard Webhooks, or the wallet API's own HMAC scheme over ``path``),
+        then store; a refusal is recorded, then raised."""
         now = self.clock()
         try:
             try:
                 check_code("provider", provider)
             except InvalidRequest:
                 raise SignatureInvalid("unknown provider") from None
-            active = await self.store.webhook_secrets(provider)
-            if not active:
-                raise SignatureInvalid("no webhook secret for this provider")
-            delivery_id = webhooks.verify(active, headers, body, now=int(now.timestamp()))
+            if signing.SIGNATURE_HEADER in headers and webhooks.SIGNATURE_HEADER not in headers:
+                delivery_id = await self._verify_native(provider, headers, body, path, now)
+            else:
+                active = await self.store.webhook_secrets(provider)
+                if not active:
+                    raise SignatureInvalid("no webhook secret for this provider")
+                delivery_id = webhooks.verify(active, headers, body, now=int(now.timestamp()))
         except CroupierError as refusal:
             await self.reject(provider, refusal.code, headers.get(webhooks.ID_HEADER), body)
             raise
         row_id, created = await self.store.store_delivery(provider, delivery_id, headers, body, now)
         return Received(row_id, delivery_id, duplicate=not created)
+
+    async def _verify_native(
+        self, provider: str, headers: Mapping[str, str], body: bytes, path: str, now: datetime
+    ) -> str:
+        """The wallet API's scheme (docs/protocol.md, Signing) over this path: a provider
+        key's HMAC of POST, path, timestamp, nonce and the body's SHA-256. The delivery id is
+        ``webhook-id`` if sent (the same for every retry), else the request's nonce."""
+        if self.native_secret is None:
+            raise SignatureInvalid("native signatures are not accepted here")
+        signed = signing.parse_headers(dict(headers))
+        secret = await self.native_secret(provider, signed.key_id)
+        canonical = signing.canonical_request("POST", path, signed.timestamp, signed.nonce, body)
+        signing.verify(secret, canonical, signed.mac)
+        signing.check_timestamp(signed.timestamp, now.timestamp(), self.native_window_seconds)
+        delivery_id = headers.get(webhooks.ID_HEADER) or signed.nonce
+        if not webhooks.valid_id(delivery_id):
+            raise AuthenticationFailed("webhook-id is 1 to 128 of A-Z a-z 0-9 _ . : -")
+        return delivery_id
 
     async def reject(
         self,
