@@ -1017,6 +1017,9 @@ def inbox_list(
     """Deliveries, newest first, with their state, attempts and last error (dead letters:
     --status dead)."""
 
+    if status is not None and status not in {"pending", "processing", "applied", "held", "dead"}:
+        _fail(InvalidRequest("status is pending, processing, applied, held or dead"))
+
     async def use(gw: Gateway) -> list[dict[str, Any]]:
         rows = await gw.inbox.store.deliveries(status=status, provider=provider, limit=limit)
         return [

@@ -72,9 +72,11 @@ async def test_calls_that_came_synchronously_first_are_replays(api: Api) -> None
     sync = {"player_id": "p1", "token": token, "tx_id": "b1", "round_id": "r1",
             "game_code": "dice", "amount": "1.00", "currency": "EUR"}  # fmt: skip
     assert (await api.post("bet", sync)).status_code == 200
+    won = sync | {"tx_id": "w1", "amount": "2.50", "bet_tx_id": "b1", "close_round": True}
+    assert (await api.post("win", won)).status_code == 200  # with options an event lacks
     await deliver(api, event(1), "m1")
     assert await run(api) == {"applied": 1}
-    assert (await api.wallet.balance("p1")).cash == 10_000 - 100 + 250  # the bet once
+    assert (await api.wallet.balance("p1")).cash == 10_000 - 100 + 250  # each call once
 
 
 async def test_a_storm_of_one_delivery_settles_once(api: Api) -> None:
@@ -194,3 +196,30 @@ async def test_workers_sharing_the_queue_process_each_delivery_once(api: Api) ->
     assert sum(r.get("applied", 0) for r in results) == 30
     assert {(s, a) for _, s, a in await states(api)} == {("applied", 1)}
     assert (await api.wallet.balance("p1")).cash == 10_000 - 30 * 10
+
+
+async def test_a_worker_whose_lease_ran_out_does_not_overwrite_the_one_after_it(
+    api: Api,
+) -> None:
+    await api.player("p1", "100.00")
+    await deliver(api, event(1), "m1")
+    assert api.inbox is not None
+    assert api.inbox_worker is not None
+    now = api.clock()
+    (stale,) = await api.inbox.store.claim_deliveries(now, now + timedelta(seconds=60), 10)
+    api.clock.advance(61)
+    assert await run(api) == {"applied": 1}  # another worker took it after the lease
+    assert await api.inbox_worker._finish(stale, "dead", "late") == "superseded"
+    assert await states(api) == [("m1", "applied", 2)]
+
+
+async def test_a_delivery_that_kills_its_worker_every_time_ends_dead(api: Api) -> None:
+    await api.player("p1", "100.00")
+    await deliver(api, event(1), "m1")
+    assert api.inbox is not None
+    for _ in range(3):  # three workers die holding it (the fixture's budget is 3)
+        now = api.clock()
+        assert await api.inbox.store.claim_deliveries(now, now + timedelta(seconds=60), 10)
+        api.clock.advance(61)
+    assert await run(api) == {"dead": 1}
+    assert (await api.wallet.balance("p1")).cash == 10_000

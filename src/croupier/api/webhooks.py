@@ -22,10 +22,26 @@ from croupier.services.inbox import InboxService
 log = logging.getLogger("croupier.webhooks")
 
 
+def signed_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Lower-case names to values; a signature header (``webhook-*``, ``x-croupier-*``) sent
+    more than once is dropped, so that the delivery fails verification: which copy a proxy
+    checked is unknowable."""
+    headers: dict[str, str] = {}
+    repeated: set[str] = set()
+    for key, value in raw:
+        name = key.decode("latin-1").lower()
+        if name in headers and name.startswith(("webhook-", "x-croupier-")):
+            repeated.add(name)
+        headers[name] = value.decode("latin-1")
+    for name in repeated:
+        del headers[name]
+    return headers
+
+
 def webhook_routes(inbox: InboxService, metrics: Metrics, max_body_bytes: int) -> list[BaseRoute]:
     async def receive(request: Request) -> Response:
         provider: str = request.path_params["provider"]
-        headers = {k.lower(): v for k, v in request.headers.items()}
+        headers = signed_headers(request.scope["headers"])
         correlation = {CORRELATION_HEADER: correlation_id_of(headers.get(CORRELATION_HEADER))}
         try:
             try:
@@ -34,7 +50,7 @@ def webhook_routes(inbox: InboxService, metrics: Metrics, max_body_bytes: int) -
                 )
             except PayloadTooLarge as refusal:
                 declared = headers.get("content-length", "")
-                size = int(declared) if declared.isdigit() else max_body_bytes + 1
+                size = min(int(declared), 2**31 - 1) if declared.isdigit() else max_body_bytes + 1
                 await inbox.reject(provider, refusal.code, headers.get(ID_HEADER), b"", size)
                 raise
             raw_path = request.scope.get("raw_path") or request.url.path.encode()

@@ -76,7 +76,11 @@ def verify(
         raise RequestExpired(
             f"webhook-timestamp is more than {tolerance} s from now", tolerance=tolerance
         )
-    offered = [part.removeprefix("v1,") for part in given.split() if part.startswith("v1,")]
+    offered = [
+        part.removeprefix("v1,")
+        for part in given.split()
+        if part.startswith("v1,") and part.isascii()
+    ]
     for secret in secrets:
         expected = sign(secret, msg_id, timestamp, body).removeprefix("v1,")
         if any(hmac.compare_digest(expected, candidate) for candidate in offered):

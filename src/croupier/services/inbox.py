@@ -27,15 +27,15 @@ from typing import Protocol
 from croupier.domain import signing, webhooks
 from croupier.domain.catalogue import check_code
 from croupier.domain.errors import (
-    AuthenticationFailed,
     CroupierError,
+    IdempotencyMismatch,
     InvalidRequest,
     KeyStateError,
     RetryClass,
     SignatureInvalid,
 )
 from croupier.domain.round_events import RoundEvent
-from croupier.domain.wallet import Bet, Win
+from croupier.domain.wallet import Bet, EndRound, Win
 from croupier.services.wallet import WalletService
 
 log = logging.getLogger("croupier.inbox")
@@ -83,8 +83,10 @@ class InboxStore(Protocol):
 
     async def finish_delivery(
         self, delivery: int, *, status: str, error: str | None, now: datetime,
-        next_attempt_at: datetime | None = None,
-    ) -> None: ...  # fmt: skip
+        attempts: int, next_attempt_at: datetime | None = None,
+    ) -> bool:  # fmt: skip
+        """Only if the delivery is still this claim's (processing, at ``attempts``): a
+        worker whose lease ran out does not overwrite the one that took it after."""
 
     async def deliveries(
         self, *, status: str | None, provider: str | None, limit: int
@@ -151,8 +153,7 @@ class InboxService:
         self, provider: str, headers: Mapping[str, str], body: bytes, path: str, now: datetime
     ) -> str:
         """The wallet API's scheme (docs/protocol.md, Signing) over this path: a provider
-        key's HMAC of POST, path, timestamp, nonce and the body's SHA-256. The delivery id is
-        ``webhook-id`` if sent (the same for every retry), else the request's nonce."""
+        key's HMAC of POST, path, timestamp, nonce and the body's SHA-256."""
         if self.native_secret is None:
             raise SignatureInvalid("native signatures are not accepted here")
         signed = signing.parse_headers(dict(headers))
@@ -160,10 +161,10 @@ class InboxService:
         canonical = signing.canonical_request("POST", path, signed.timestamp, signed.nonce, body)
         signing.verify(secret, canonical, signed.mac)
         signing.check_timestamp(signed.timestamp, now.timestamp(), self.native_window_seconds)
-        delivery_id = headers.get(webhooks.ID_HEADER) or signed.nonce
-        if not webhooks.valid_id(delivery_id):
-            raise AuthenticationFailed("webhook-id is 1 to 128 of A-Z a-z 0-9 _ . : -")
-        return delivery_id
+        # The delivery id is the nonce, which the signature covers (an unsigned webhook-id
+        # could be claimed in advance by anyone who saw a request): the same signed request
+        # again is a duplicate; a retry signed afresh is a new delivery, applied as a replay.
+        return signed.nonce
 
     async def reject(
         self,
@@ -174,9 +175,12 @@ class InboxService:
         size: int | None = None,
     ) -> None:
         """Record a refusal (the code answered, the claimed id, size and hash of the body)."""
-        claimed = delivery_id[:128] if delivery_id else None
+        claimed = (
+            delivery_id[:128] if delivery_id and webhooks.valid_id(delivery_id[:128]) else None
+        )
+        shown = provider if webhooks.valid_id(provider) and len(provider) <= 64 else "?"
         await self.store.reject_delivery(
-            provider[:64], code=code, delivery_id=claimed,
+            shown, code=code, delivery_id=claimed,
             size=size if size is not None else len(body),
             sha256=hashlib.sha256(body).hexdigest(), now=self.clock(),
         )  # fmt: skip
@@ -226,6 +230,8 @@ class InboxWorker:
         return outcomes
 
     async def _process(self, delivery: Delivery) -> str:
+        if delivery.attempts > self.policy.budget:  # its worker kept dying on it
+            return await self._finish(delivery, "dead", "retry budget spent (claims)")
         try:
             event = self.parse(delivery.body)
         except CroupierError as never:
@@ -244,25 +250,55 @@ class InboxWorker:
         return await self._finish(delivery, "applied", None)
 
     async def _apply(self, event: RoundEvent, provider: str) -> None:
-        common = {"player_id": event.player_id, "currency": event.currency,
-                  "provider": provider, "round_id": event.round_id,
-                  "game_code": event.game_code}  # fmt: skip
-        await self.wallet.place_bet(Bet(tx_id=event.bet_tx_id, amount=event.bet_amount, **common))
+        """The bet, the win, then the round closed: each a wallet call under the provider's
+        scope, so one that already arrived through the wallet API is a replay."""
+        player, currency, round_id, game = (
+            event.player_id, event.currency, event.round_id, event.game_code
+        )  # fmt: skip
+        await self._call(Bet(tx_id=event.bet_tx_id, amount=event.bet_amount, player_id=player,
+                             currency=currency, provider=provider, round_id=round_id,
+                             game_code=game))  # fmt: skip
         if event.win_tx_id is not None:
-            await self.wallet.settle_win(
-                Win(tx_id=event.win_tx_id, amount=event.win_amount, close_round=True,
-                    bet_tx_id=event.bet_tx_id, **common)
-            )  # fmt: skip
+            await self._call(Win(tx_id=event.win_tx_id, amount=event.win_amount,
+                                 player_id=player, currency=currency, provider=provider,
+                                 round_id=round_id, game_code=game))  # fmt: skip
+        await self._call(EndRound(tx_id=f"inbox:{event.event_id}:end", player_id=player,
+                                  currency=currency, provider=provider, round_id=round_id,
+                                  game_code=game))  # fmt: skip
+
+    async def _call(self, cmd: Bet | Win | EndRound) -> None:
+        """One wallet call. The same call made synchronously may have carried options an
+        event does not know (a win naming its bet, or closing the round): a stored call of
+        the same kind, player, round, amount and currency is the same money, a replay."""
+        try:
+            if isinstance(cmd, Bet):
+                await self.wallet.place_bet(cmd)
+            elif isinstance(cmd, Win):
+                await self.wallet.settle_win(cmd)
+            else:
+                await self.wallet.end_round(cmd)
+        except IdempotencyMismatch:
+            stored = await self.wallet.recorded(cmd)
+            same = stored is not None and (
+                stored.kind, stored.player_id, stored.round_ref, stored.amount, stored.currency,
+            ) == (cmd.kind, cmd.player_id, cmd.round_id, cmd.amount, cmd.currency)  # fmt: skip
+            if not same:
+                raise
 
     async def _retry(self, delivery: Delivery, error: str) -> str:
         if delivery.attempts >= self.policy.budget:
             return await self._finish(delivery, "dead", f"retry budget spent: {error}")
         later = self.clock() + self.policy.delay(delivery.attempts, self.jitter())
-        await self.store.finish_delivery(
-            delivery.id, status="pending", error=error, now=self.clock(), next_attempt_at=later
-        )
-        return "retry"
+        kept = await self.store.finish_delivery(
+            delivery.id, status="pending", error=error, now=self.clock(), next_attempt_at=later,
+            attempts=delivery.attempts,
+        )  # fmt: skip
+        return "retry" if kept else "superseded"
 
     async def _finish(self, delivery: Delivery, status: str, error: str | None) -> str:
-        await self.store.finish_delivery(delivery.id, status=status, error=error, now=self.clock())
-        return status
+        kept = await self.store.finish_delivery(
+            delivery.id, status=status, error=error, now=self.clock(), attempts=delivery.attempts
+        )
+        # Not kept: the lease ran out and another worker took the delivery (its outcome
+        # stands; the money is the same, the wallet replays).
+        return status if kept else "superseded"

@@ -401,6 +401,14 @@ class WalletService:
 
         return await self._run(attempt)
 
+    async def recorded(self, cmd: Command) -> StoredTx | None:
+        """The transaction stored under a command's key (its scope and reference), if any."""
+
+        async def attempt(tx: WalletTransaction) -> StoredTx | None:
+            return await tx.find_tx(cmd.scope, cmd.reference)
+
+        return await self._run(attempt)
+
     async def balance(self, player_id: str) -> Balances:
         check_ref("player_id", player_id)
         wallet = await self.store.read_balances(player_id)

@@ -110,18 +110,21 @@ class SqlInboxStore:
 
     async def finish_delivery(
         self, delivery: int, *, status: str, error: str | None, now: datetime,
-        next_attempt_at: datetime | None = None,
-    ) -> None:  # fmt: skip
-        await self.db.execute(
+        attempts: int, next_attempt_at: datetime | None = None,
+    ) -> bool:  # fmt: skip
+        changed = await self.db.execute(
             "UPDATE webhook_deliveries SET status = $2, last_error = $3, "
             "next_attempt_at = COALESCE($4, next_attempt_at), "
-            "processed_at = COALESCE($5, processed_at) WHERE id = $1",
+            "processed_at = COALESCE($5, processed_at) "
+            "WHERE id = $1 AND status = 'processing' AND attempts = $6",
             delivery,
             status,
             error,
             next_attempt_at,
             now if status in {"applied", "held", "dead"} else None,
+            attempts,
         )
+        return changed == 1
 
     async def deliveries(
         self, *, status: str | None, provider: str | None, limit: int
