@@ -64,15 +64,17 @@ PROVIDER_CODE_MAX = 64
 
 
 def check_code(field: str, value: str, longest: int = 128) -> str:
-    """A code: letters, digits, '_', '.', ':' and '-'; a provider's at most 64 (``field``
-    "provider", or ``longest``), a game's at most 128."""
-    if field == "provider":
-        longest = PROVIDER_CODE_MAX
+    """A code: letters, digits, '_', '.', ':' and '-', at most ``longest`` (a game's 128)."""
     if not _CODE.fullmatch(value) or len(value) > longest:
         raise InvalidRequest(
             f"{field} is 1 to {longest} of letters, digits, '_', '.', ':' and '-'", field=field
         )
     return value
+
+
+def check_provider(value: str) -> str:
+    """A provider's code, as every provider column holds it: at most 64 characters."""
+    return check_code("provider", value, PROVIDER_CODE_MAX)
 
 
 def check_jurisdictions(values: Iterable[str]) -> tuple[str, ...]:
@@ -154,7 +156,7 @@ def game_problems(
 ) -> list[tuple[str, str]]:  # fmt: skip
     """Every (field, problem) of a game, not only the first."""
     return _problems([
-        ("provider", lambda: check_code("provider", provider)),
+        ("provider", lambda: check_provider(provider)),
         ("code", lambda: check_code("code", code)),
         ("name", lambda: _check_name(name, 256)),
         ("category", lambda: _check_category(category)),
@@ -190,7 +192,7 @@ def build_game(
     kind = _check_category(category)
     _check_name(name, 256)
     return Game(
-        provider=check_code("provider", provider),
+        provider=check_provider(provider),
         code=check_code("code", code),
         name=name,
         category=kind,

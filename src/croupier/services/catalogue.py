@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from croupier.domain.catalogue import CatalogueProvider, Game, check_code
+from croupier.domain.catalogue import CatalogueProvider, Game, check_code, check_provider
 from croupier.domain.errors import GameNotFound, ProviderNotFound
 from croupier.services.operator_ports import OperatorStore
 from croupier.services.wallet import utc_now
@@ -47,7 +47,7 @@ class CatalogueService:
         return await self.store.catalogue_providers()
 
     async def provider(self, code: str) -> CatalogueProvider:
-        found = await self.store.catalogue_provider(check_code("provider", code))
+        found = await self.store.catalogue_provider(check_provider(code))
         if found is None:
             raise ProviderNotFound(f"no provider {code!r} in the catalogue", provider=code)
         return found
@@ -58,7 +58,7 @@ class CatalogueService:
         return await self.store.games(provider)
 
     async def game(self, provider: str, code: str) -> Game:
-        found = await self.store.game(check_code("provider", provider), check_code("code", code))
+        found = await self.store.game(check_provider(provider), check_code("code", code))
         if found is None:
             raise GameNotFound(f"no game {code!r} of provider {provider!r}", game=code)
         return found

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from croupier.domain import signing, webhooks
-from croupier.domain.catalogue import check_code
+from croupier.domain.catalogue import check_code, check_provider
 from croupier.domain.errors import (
     CroupierError,
     IdempotencyMismatch,
@@ -116,7 +116,7 @@ class InboxService:
 
     async def add_secret(self, provider: str, secret_id: str | None = None) -> tuple[str, str]:
         """A new active whsec_ secret for ``provider``: (its id, the secret, shown once)."""
-        check_code("provider", provider)
+        check_provider(provider)
         sid = check_code(
             "secret_id", secret_id or f"ws{self.clock():%Y%m%d}-{secrets.token_hex(3)}"
         )
@@ -133,7 +133,7 @@ class InboxService:
         now = self.clock()
         try:
             try:
-                check_code("provider", provider)
+                check_provider(provider)
             except InvalidRequest:
                 raise SignatureInvalid("unknown provider") from None
             if signing.SIGNATURE_HEADER in headers and webhooks.SIGNATURE_HEADER not in headers:

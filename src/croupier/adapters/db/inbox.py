@@ -93,6 +93,13 @@ class SqlInboxStore:
         """Pending deliveries that are due, and processing ones whose lease ran out (their
         worker died), marked processing until ``lease_until``; on PostgreSQL concurrent
         workers skip each other's rows (SKIP LOCKED)."""
+        due = await self.db.fetch(
+            "SELECT 1 FROM webhook_deliveries WHERE status IN ('pending', 'processing') "
+            "AND next_attempt_at <= $1 LIMIT 1",
+            now,
+        )
+        if not due:  # an idle poll reads only: no write lock, no commit to sync
+            return []
         skip = f"{self.db.row_lock} SKIP LOCKED" if self.db.row_lock else ""
         async with self.db.unit() as unit:
             rows = await unit.fetch(
