@@ -18,10 +18,11 @@ from croupier.adapters.db.operator import SqlOperatorStore
 from croupier.adapters.db.postgres import PostgresStore
 from croupier.adapters.db.runner import SqlRunner
 from croupier.adapters.db.sqlite import SqliteStore
+from croupier.adapters.db.timeouts import SqlTimeoutStore
 from croupier.adapters.providers.native import NativeV1
 from croupier.adapters.redis_nonces import RedisNonceStore
-from croupier.adapters.round_events import RoundEventParser
 from croupier.adapters.rule_packs import load_rule_packs
+from croupier.adapters.webhook_events import WebhookEventParser
 from croupier.api.alerts import AlertRecorder
 from croupier.api.app import ProviderFastPath, create_app
 from croupier.api.metrics import Metrics
@@ -31,6 +32,7 @@ from croupier.config import Settings
 from croupier.domain.errors import ConfigurationError
 from croupier.domain.money import CurrencyTable, parse_decimal
 from croupier.domain.signals import SignalRules
+from croupier.domain.timeouts import TimeoutAction, TimeoutPolicy
 from croupier.domain.wallet import BonusPolicy
 from croupier.services.catalogue import CatalogueService
 from croupier.services.gateway_ports import NonceStore
@@ -42,6 +44,7 @@ from croupier.services.players import PlayerService
 from croupier.services.ports import WalletStore
 from croupier.services.protection import ProtectionService
 from croupier.services.sessions import SessionService
+from croupier.services.timeouts import TimeoutService
 from croupier.services.wallet import WalletService
 
 T = TypeVar("T")
@@ -148,6 +151,7 @@ class Gateway:
     alerts: AlertRecorder
     inbox: InboxService
     inbox_worker: InboxWorker
+    timeouts: TimeoutService
 
     def app(self) -> ProviderFastPath:
         operator = OperatorApi(
@@ -228,9 +232,16 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
                     native_window_seconds=settings.signature_window_seconds,
                 ),
                 InboxWorker(
-                    inbox_store, wallet, RoundEventParser(wallet.currencies), clock=wallet.clock,
+                    inbox_store, wallet, WebhookEventParser(wallet.currencies), clock=wallet.clock,
                     policy=RetryPolicy(budget=settings.inbox_retry_budget,
                                        lease_seconds=settings.inbox_lease_seconds),
+                ),
+                TimeoutService(
+                    SqlTimeoutStore(cast(SqlRunner, wallet.store)), wallet,
+                    default=TimeoutPolicy(settings.round_timeout_seconds,
+                                          TimeoutAction(settings.round_timeout_action)),
+                    clock=wallet.clock, alerts=recorder,
+                    observe=lambda r: metrics.observe_timeouts(r.actions, r.stuck_sessions),
                 ),
             )  # fmt: skip
         finally:

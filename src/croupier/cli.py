@@ -44,6 +44,7 @@ from croupier.domain.errors import (
 )
 from croupier.domain.money import format_decimal, parse_decimal
 from croupier.domain.sessions import GameSession
+from croupier.domain.timeouts import TimeoutAction, TimeoutPolicy, TimeoutRecord, parse_duration
 from croupier.domain.wallet import (
     Balances,
     Bet,
@@ -60,6 +61,7 @@ from croupier.domain.wallet import (
 from croupier.jobs.holds import sweep_expired_holds
 from croupier.jobs.inbox import process_inbox
 from croupier.jobs.sessions import prune_nonces, sweep_sessions
+from croupier.jobs.timeouts import resolve_timeouts
 from croupier.services.gateway_ports import ProviderKey
 from croupier.services.operator_keys import SCOPES as OPERATOR_SCOPES
 from croupier.services.operator_ports import OperatorKey
@@ -219,7 +221,8 @@ def run(
     """Serve the provider wallet API and run the background jobs until interrupted.
 
     Jobs: expired holds are released, sessions whose tokens expired are closed and settled,
-    old request nonces are forgotten, due webhook deliveries are applied.
+    old request nonces are forgotten, due webhook deliveries are applied, rounds left open
+    beyond their provider's threshold are closed, voided or flagged (`croupier rounds`).
     """
     settings = _settings(database_url)
     settings = settings.model_copy(
@@ -268,12 +271,15 @@ async def _serve(
                          once=once),
             process_inbox(gw.inbox_worker, interval=settings.inbox_poll_seconds, stop=stop,
                           once=once),
+            resolve_timeouts(gw.timeouts, interval=settings.timeout_poll_seconds, stop=stop,
+                             once=once),
         ] if jobs or once else []  # fmt: skip
         if once:
-            released, moved, pruned, applied = await asyncio.gather(*job_list)
+            released, moved, pruned, applied, timed_out = await asyncio.gather(*job_list)
             console.print(
                 f"released {released} expired holds, moved {moved} sessions, "
-                f"pruned {pruned} nonces, processed {applied} webhook deliveries",
+                f"pruned {pruned} nonces, processed {applied} webhook deliveries, "
+                f"resolved {timed_out} rounds left open",
                 soft_wrap=True,
             )
             return
@@ -1073,6 +1079,175 @@ def inbox_replay(
     console.print(
         f"requeued {_with_gateway(database_url, use)} deliveries for replay", soft_wrap=True
     )
+
+
+rounds_app = typer.Typer(
+    help="Rounds left open too long: providers' timeout policies, what the job did, what "
+    "waits for a person, and resolving a round by hand.",
+    no_args_is_help=True,
+)
+app.add_typer(rounds_app, name="rounds")
+
+
+def _policy_row(provider: str, policy: TimeoutPolicy) -> dict[str, Any]:
+    return {"provider": provider, "after_seconds": policy.after_seconds,
+            "action": policy.action.value}  # fmt: skip
+
+
+@rounds_app.command("policy-set")
+def rounds_policy_set(
+    provider: str,
+    after: Annotated[str, typer.Option(help="How long a round may stay open: 90s, 30m, 6h, 2d.")],
+    action: Annotated[
+        TimeoutAction,
+        typer.Option(
+            help="close: end it as it stands; void: refund its bets (a round that "
+            "paid a win is flagged instead); flag: an alert, no money moves."
+        ),
+    ],
+    database_url: DbOption = None,
+) -> None:
+    """Set a provider's round timeout policy (others use CROUPIER_ROUND_TIMEOUT_SECONDS and
+    CROUPIER_ROUND_TIMEOUT_ACTION)."""
+    try:
+        policy = TimeoutPolicy(parse_duration(after), action)
+    except CroupierError as error:
+        _fail(error)
+        return
+
+    async def use(gw: Gateway) -> None:
+        await gw.timeouts.set_policy(provider, policy)
+
+    _with_gateway(database_url, use)
+    console.print_json(json.dumps(_policy_row(provider, policy)))
+
+
+@rounds_app.command("policy-remove")
+def rounds_policy_remove(provider: str, database_url: DbOption = None) -> None:
+    """Remove a provider's policy: its rounds follow the default again."""
+
+    async def use(gw: Gateway) -> None:
+        await gw.timeouts.set_policy(provider, None)
+
+    _with_gateway(database_url, use)
+    console.print(f"{provider} follows the default round timeout policy")
+
+
+@rounds_app.command("policies")
+def rounds_policies(database_url: DbOption = None, json_out: JsonOption = False) -> None:
+    """Every provider's round timeout policy, and the default (provider "*")."""
+
+    async def use(gw: Gateway) -> list[dict[str, Any]]:
+        rows = [_policy_row(p, policy) for p, policy in (await gw.timeouts.policies()).items()]
+        return [*rows, _policy_row("*", gw.timeouts.default)]
+
+    rows = _with_gateway(database_url, use)
+    if json_out:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table("provider", "after_seconds", "action", title="Round timeout policies")
+    for r in rows:
+        table.add_row(r["provider"], str(r["after_seconds"]), r["action"])
+    console.print(table)
+
+
+def _timeout_row(r: TimeoutRecord) -> dict[str, Any]:
+    return {"id": r.id, "provider": r.provider, "round_id": r.round_ref,
+            "player_id": r.player_id, "action": r.action.value, "actor": r.actor,
+            "reason": r.reason, "at": r.at.isoformat(timespec="seconds"),
+            "opened_at": r.opened_at.isoformat(timespec="seconds"),
+            "transactions": list(r.tx_refs)}  # fmt: skip
+
+
+@rounds_app.command("timeouts")
+def rounds_timeouts(
+    provider: Annotated[str | None, typer.Option(help="One provider's.")] = None,
+    round_id: Annotated[str | None, typer.Option("--round", help="One round's.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    database_url: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """What was done to rounds left open, newest first: by the job or a person, why, and the
+    wallet transaction ids used."""
+
+    async def use(gw: Gateway) -> list[dict[str, Any]]:
+        records = await gw.timeouts.store.timeout_records(
+            provider=provider, round_ref=round_id, limit=limit
+        )
+        return [_timeout_row(r) for r in records]
+
+    rows = _with_gateway(database_url, use)
+    if json_out:
+        console.print_json(json.dumps(rows))
+        return
+    names = ("id", "provider", "round_id", "player_id", "action", "actor", "at", "reason")
+    table = Table(*names, title="Round timeouts")
+    for r in rows:
+        table.add_row(*(str(r[n]) for n in names))
+    console.print(table)
+
+
+@rounds_app.command("stuck")
+def rounds_stuck(database_url: DbOption = None, json_out: JsonOption = False) -> None:
+    """What waits for a person: rounds flagged and still open, and sessions in
+    pending_settlement beyond their provider's threshold."""
+
+    async def use(gw: Gateway) -> dict[str, list[dict[str, Any]]]:
+        rounds, sessions = await gw.timeouts.awaiting_review()
+        return {
+            "flagged_rounds": [
+                {"provider": r.provider, "round_id": r.round_ref, "player_id": r.player_id,
+                 "game_code": r.game_code, "opened_at": r.opened_at.isoformat(timespec="seconds"),
+                 "bets_live": r.bets_live, "wins": r.win_count}
+                for r in rounds
+            ],
+            "stuck_sessions": [
+                {"session_id": s.id, "provider": s.provider, "player_id": s.player_id,
+                 "since": s.since.isoformat(timespec="seconds")}
+                for s in sessions
+            ],
+        }  # fmt: skip
+
+    found = _with_gateway(database_url, use)
+    if json_out:
+        console.print_json(json.dumps(found))
+        return
+    titles = {"flagged_rounds": "Flagged rounds",
+              "stuck_sessions": "Sessions stuck in pending_settlement"}  # fmt: skip
+    for key, title in titles.items():
+        rows = found[key]
+        if not rows:
+            console.print(f"{title}: none")
+            continue
+        table = Table(*rows[0], title=title)
+        for row in rows:
+            table.add_row(*(str(v) for v in row.values()))
+        console.print(table)
+
+
+@rounds_app.command("resolve")
+def rounds_resolve(
+    provider: str,
+    round_id: str,
+    action: Annotated[
+        str, typer.Option(help="close (the round ends as it stands) or void (its bets refunded).")
+    ],
+    reason: Annotated[str, typer.Option(help="Why; kept in the record.")],
+    actor: Annotated[str, typer.Option(help="Who resolves it; kept in the record.")] = "cli",
+    database_url: DbOption = None,
+) -> None:
+    """Close or void one open round now (a flagged one, or any), recorded with who and why."""
+    if action not in {"close", "void"}:
+        _fail(InvalidRequest("action is close or void", field="action"))
+    if not reason.strip() or len(reason) > 500:
+        _fail(InvalidRequest("a reason of 1 to 500 characters is required", field="reason"))
+
+    async def use(gw: Gateway) -> TimeoutRecord:
+        return await gw.timeouts.resolve(
+            provider, round_id, TimeoutAction(action), actor=f"cli:{actor}"[:128], reason=reason
+        )
+
+    console.print_json(json.dumps(_timeout_row(_with_gateway(database_url, use))))
 
 
 @webhooks_app.command("secret-add")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -98,6 +100,21 @@ class Settings(BaseSettings):
     )
     inbox_retry_budget: int = Field(
         default=8, ge=1, le=50, description="attempts of a webhook delivery before dead letters"
+    )
+    round_timeout_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=7_776_000,
+        description="how long a round may stay open before the timeout job acts, for "
+        "providers without a policy of their own (`croupier rounds policy-set`)",
+    )
+    round_timeout_action: Literal["close", "void", "flag"] = Field(
+        default="flag",
+        description="what the timeout job does with such a round: close, void or flag "
+        "(flag moves no money: an alert for a person)",
+    )
+    timeout_poll_seconds: float = Field(
+        default=60, gt=0, description="how often `croupier run` looks for rounds left open"
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     access_log: bool = Field(default=True, description="one JSON log line per API request")

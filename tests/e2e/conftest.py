@@ -19,9 +19,10 @@ import pytest
 from croupier.adapters.db.gateway import SqlGatewayStore
 from croupier.adapters.db.inbox import SqlInboxStore
 from croupier.adapters.db.operator import SqlOperatorStore
+from croupier.adapters.db.timeouts import SqlTimeoutStore
 from croupier.adapters.providers.native import NativeV1
-from croupier.adapters.round_events import RoundEventParser
 from croupier.adapters.rule_packs import load_rule_packs
+from croupier.adapters.webhook_events import WebhookEventParser
 from croupier.api.alerts import AlertRecorder
 from croupier.api.app import create_app
 from croupier.api.metrics import Metrics
@@ -30,6 +31,7 @@ from croupier.api.webhooks import webhook_routes
 from croupier.bootstrap import iso_countries, iso_subdivisions
 from croupier.domain import signing
 from croupier.domain.signals import SignalRules
+from croupier.domain.timeouts import TimeoutAction, TimeoutPolicy
 from croupier.domain.wallet import Deposit
 from croupier.services.catalogue import CatalogueService
 from croupier.services.inbox import InboxService, InboxWorker, RetryPolicy
@@ -40,6 +42,7 @@ from croupier.services.players import PlayerService
 from croupier.services.ports import WalletStore
 from croupier.services.protection import ProtectionService
 from croupier.services.sessions import SessionService
+from croupier.services.timeouts import TimeoutService
 from croupier.services.wallet import WalletService
 from tests.conftest import FakeClock
 
@@ -71,6 +74,8 @@ class Api:
     inbox: InboxService | None = None
     inbox_worker: InboxWorker | None = None
     """Budget 3, backoff 2 s then 4 s (no jitter: the factor is 1), a lease of 60 s."""
+    timeouts: TimeoutService | None = None
+    """Default policy: flag rounds open beyond an hour."""
     alerts: AlertRecorder | None = None
     """Signals at test thresholds: 20 bets a minute, a EUR 40,000 win at 350 times the
     stake, 10 refusals a minute."""
@@ -197,8 +202,13 @@ async def api(store: WalletStore, wallet: WalletService, clock: FakeClock) -> As
         native_window_seconds=30,
     )  # fmt: skip
     inbox_worker = InboxWorker(
-        inbox.store, wallet, RoundEventParser(wallet.currencies), clock=clock,
+        inbox.store, wallet, WebhookEventParser(wallet.currencies), clock=clock,
         policy=RetryPolicy(budget=3, base_seconds=2, lease_seconds=60), jitter=lambda: 1.0,
+    )  # fmt: skip
+    timeouts = TimeoutService(
+        SqlTimeoutStore(store), wallet,  # type: ignore[arg-type]
+        default=TimeoutPolicy(3600, TimeoutAction.FLAG), clock=clock, alerts=recorder,
+        observe=lambda r: metrics.observe_timeouts(r.actions, r.stuck_sessions),
     )  # fmt: skip
     app = create_app(
         [native], metrics=metrics, access_log=False, known_provider=keys.known,
@@ -214,4 +224,4 @@ async def api(store: WalletStore, wallet: WalletService, clock: FakeClock) -> As
                   key_id=key.key_id, secret=key.secret, players=players, catalogue=catalogue,
                   operator_keys=operator_keys, launcher=launcher, protection=protection,
                   operator_token=operator_token, alerts=recorder, inbox=inbox,
-                  inbox_worker=inbox_worker)  # fmt: skip
+                  inbox_worker=inbox_worker, timeouts=timeouts)  # fmt: skip

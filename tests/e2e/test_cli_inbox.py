@@ -17,8 +17,8 @@ from croupier.bootstrap import gateway
 from croupier.cli import app
 from croupier.config import Settings
 from croupier.domain import webhooks
-from croupier.domain.round_events import checksum
 from croupier.domain.wallet import Deposit
+from croupier.domain.webhook_events import checksum
 
 runner = CliRunner()
 

@@ -15,7 +15,7 @@ import pytest
 
 from croupier.domain import webhooks
 from croupier.domain.errors import StorageUnavailable
-from croupier.domain.round_events import checksum
+from croupier.domain.webhook_events import checksum
 from tests.e2e.conftest import Api
 
 

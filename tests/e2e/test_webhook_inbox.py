@@ -195,3 +195,25 @@ async def test_hostile_headers_get_typed_refusals_never_a_500(api: Api) -> None:
     r = await deliver(api, body, good, provider="a%00b")
     assert (r.status_code, r.json()["error"]["code"]) == (401, "SIGNATURE_INVALID")
     assert await count(api, "webhook_deliveries") == 0
+
+
+async def test_a_flood_of_bad_deliveries_writes_a_bounded_number_of_records(api: Api) -> None:
+    """Every refusal is answered and counted; rejection records stop at the limiter's burst
+    (50 per provider, then 10 a second), so a flood cannot turn into as many writes."""
+    await secret_of(api)
+    answers = [
+        await deliver(
+            api,
+            b"{}",
+            {"webhook-id": f"m{i}", "webhook-timestamp": "1", "webhook-signature": "v1,AAAA"},
+        )
+        for i in range(80)
+    ]
+    assert {r.status_code for r in answers} == {401}
+    assert await count(api, "webhook_rejections") == 50
+    assert (
+        api.metrics.registry.get_sample_value(
+            "croupier_webhooks_total", {"outcome": "REQUEST_EXPIRED"}
+        )
+        == 80
+    )

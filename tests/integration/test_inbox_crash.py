@@ -15,8 +15,8 @@ import orjson
 from croupier.bootstrap import gateway
 from croupier.config import Settings
 from croupier.domain import webhooks
-from croupier.domain.round_events import checksum
 from croupier.domain.wallet import Deposit
+from croupier.domain.webhook_events import checksum
 from tests.conftest import assert_ledger_ok, truncate_postgres
 from tests.integration.test_crash import TIMEOUT, child_env
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class Metrics:
@@ -10,6 +10,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._stuck_providers: set[str] = set()
         self.wallet_call_seconds = Histogram(
             "croupier_wallet_call_seconds",
             "Wallet API call latency, by provider, call and outcome (OK or the error code).",
@@ -37,7 +38,7 @@ class Metrics:
         )
         self.alerts = Counter(
             "croupier_alerts_total",
-            "Anomaly signals raised: bet_rate, big_win, refusal_burst.",
+            "Anomaly signals raised: bet_rate, big_win, refusal_burst, round_timeout.",
             ["kind"],
             registry=self.registry,
         )
@@ -47,8 +48,31 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.round_timeouts = Counter(
+            "croupier_round_timeouts_total",
+            "Rounds left open beyond their provider's threshold, by the action taken: close, "
+            "void or flag.",
+            ["action"],
+            registry=self.registry,
+        )
+        self.stuck_sessions = Gauge(
+            "croupier_stuck_sessions",
+            "Sessions in pending_settlement beyond their provider's round threshold, at the "
+            "timeout job's last pass.",
+            ["provider"],
+            registry=self.registry,
+        )
         self.internal_errors = Counter(
             "croupier_internal_errors_total",
             "Requests that hit an unexpected error (a bug): answered 500 INTERNAL_ERROR.",
             registry=self.registry,
         )
+
+    def observe_timeouts(self, actions: dict[str, int], stuck: dict[str, int]) -> None:
+        """One pass of the timeout job: actions counted, stuck sessions set (to 0 where a
+        provider has none left)."""
+        for action, count in actions.items():
+            self.round_timeouts.labels(action).inc(count)
+        self._stuck_providers |= stuck.keys()
+        for provider in self._stuck_providers:
+            self.stuck_sessions.labels(provider).set(stuck.get(provider, 0))

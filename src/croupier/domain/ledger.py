@@ -54,6 +54,7 @@ class EntryKind(enum.StrEnum):
     BET = "bet"
     WIN = "win"
     ROLLBACK = "rollback"
+    CREDIT = "credit"
     HOLD_RESERVE = "hold_reserve"
     HOLD_POST = "hold_post"
     HOLD_VOID = "hold_void"

@@ -22,6 +22,8 @@ class AlertKind(enum.StrEnum):
     BET_RATE = "bet_rate"
     BIG_WIN = "big_win"
     REFUSAL_BURST = "refusal_burst"
+    ROUND_TIMEOUT = "round_timeout"
+    """A round left open beyond its provider's threshold: closed, voided or flagged."""
 
 
 @dataclass(frozen=True, slots=True)

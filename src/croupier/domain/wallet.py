@@ -35,6 +35,8 @@ class TxKind(enum.StrEnum):
     HOLD_RESERVE = "hold_reserve"
     TOMBSTONE = "tombstone"
     """Left by a rollback that arrived before its bet; the late bet is refused."""
+    CREDIT = "credit"
+    """A provider's payment that no bet of the player's earns: a jackpot, a promotion."""
 
 
 class TxStatus(enum.StrEnum):
@@ -182,6 +184,30 @@ class EndRound(RoundCommand):
     @property
     def kind(self) -> TxKind:
         return TxKind.END_ROUND
+
+
+class CreditReason(enum.StrEnum):
+    JACKPOT = "jackpot"
+    PROMOTION = "promotion"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Credit(ProviderCommand):
+    """A provider pays the player money no bet of this round earns: a jackpot (from the
+    provider's pool, usually naming the round that triggered it) or a promotion (a
+    tournament prize, a prize drop: no round). The provider funds it, as it funds wins."""
+
+    reason: CreditReason
+    source: str
+    """The jackpot's or the campaign's id, as the provider names it."""
+    round_id: str | None = None
+    game_code: str | None = None
+    to_bonus: bool = False
+    """A promotion may pay bonus money (with the operator's wagering terms); a jackpot is cash."""
+
+    @property
+    def kind(self) -> TxKind:
+        return TxKind.CREDIT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,10 +3,11 @@ stored raw (headers and body, byte for byte) and committed before it is acknowle
 the same delivery id again is acknowledged without a second record. A refused delivery
 leaves a rejection record (code, size, SHA-256 of the body), never its content.
 
-The worker (``InboxWorker``) takes due deliveries from the queue, applies each round event
-through the wallet service (its bet, then its win, under the provider's scope: calls that
-already arrived through the wallet API are replays), and marks it applied; a tentative event
-is held (no money moves); a delivery that cannot apply (not a round event, a bad checksum,
+The worker (``InboxWorker``) takes due deliveries from the queue, applies each event (a
+round: its bet, then its win; a rollback; a jackpot or promotion credit) through the wallet
+service under the provider's scope (calls that already arrived through the wallet API are
+replays), and marks it applied; a tentative event is held (no money moves); a delivery that
+cannot apply (not an event of the schema, a bad checksum,
 a refusal of the wallet) goes to the dead letters at once; a transient failure is retried
 with exponential backoff and jitter up to a budget, then dead. A worker that dies leaves its
 claims to expire (a lease) and be taken again.
@@ -19,6 +20,7 @@ import hashlib
 import logging
 import random
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,9 +35,10 @@ from croupier.domain.errors import (
     KeyStateError,
     RetryClass,
     SignatureInvalid,
+    TransactionRolledBack,
 )
-from croupier.domain.round_events import RoundEvent
-from croupier.domain.wallet import Bet, EndRound, Win
+from croupier.domain.wallet import Bet, Credit, EndRound, Rollback, Win
+from croupier.domain.webhook_events import CreditEvent, RollbackEvent, RoundEvent, WebhookEvent
 from croupier.services.wallet import WalletService
 
 log = logging.getLogger("croupier.inbox")
@@ -98,6 +101,39 @@ class InboxStore(Protocol):
     ) -> int: ...  # fmt: skip
 
 
+class RejectionLimiter:
+    """A token bucket per provider: how many rejection records a flood of bad deliveries may
+    write (each is a database write; the refusals themselves are always answered and
+    counted). Per process; forgets every bucket past ``max_keys`` providers seen."""
+
+    def __init__(
+        self,
+        per_second: float = 10.0,
+        burst: int = 50,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        max_keys: int = 10_000,
+    ) -> None:
+        self.per_second, self.burst, self.monotonic = per_second, burst, monotonic
+        self.max_keys = max_keys
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self.suppressed = 0
+        """Rejection records not written since the process started."""
+
+    def allow(self, key: str) -> bool:
+        now = self.monotonic()
+        if len(self._buckets) >= self.max_keys and key not in self._buckets:
+            self._buckets.clear()
+        tokens, last = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.per_second)
+        if tokens < 1:
+            self._buckets[key] = (tokens, now)
+            self.suppressed += 1
+            return False
+        self._buckets[key] = (tokens - 1, now)
+        return True
+
+
 class InboxService:
     def __init__(
         self,
@@ -106,8 +142,10 @@ class InboxService:
         clock: Callable[[], datetime],
         native_secret: Callable[[str, str], Awaitable[str]] | None = None,
         native_window_seconds: int = 30,
+        limiter: RejectionLimiter | None = None,
     ) -> None:
         self.store = store
+        self.limiter = limiter or RejectionLimiter()
         self.clock = clock
         self.native_secret = native_secret
         """(provider, key id) -> the secret of a provider key that may verify now (the
@@ -174,11 +212,21 @@ class InboxService:
         body: bytes,
         size: int | None = None,
     ) -> None:
-        """Record a refusal (the code answered, the claimed id, size and hash of the body)."""
+        """Record a refusal (the code answered, the claimed id, size and hash of the body),
+        unless this provider's refusals come faster than the limiter lets records be written
+        (a flood: answered and counted all the same, logged once it starts)."""
+        shown = provider if webhooks.valid_id(provider) and len(provider) <= 64 else "?"
+        if not self.limiter.allow(shown):
+            count = self.limiter.suppressed
+            if count % 1000 == 1:
+                log.warning(
+                    "webhook rejections come too fast; records suppressed",
+                    extra={"provider": shown, "suppressed": count},
+                )
+            return
         claimed = (
             delivery_id[:128] if delivery_id and webhooks.valid_id(delivery_id[:128]) else None
         )
-        shown = provider if webhooks.valid_id(provider) and len(provider) <= 64 else "?"
         await self.store.reject_delivery(
             shown, code=code, delivery_id=claimed,
             size=size if size is not None else len(body),
@@ -206,7 +254,7 @@ class InboxWorker:
         self,
         store: InboxStore,
         wallet: WalletService,
-        parse: Callable[[bytes], RoundEvent],
+        parse: Callable[[bytes], WebhookEvent],
         *,
         clock: Callable[[], datetime],
         policy: RetryPolicy | None = None,
@@ -239,7 +287,7 @@ class InboxWorker:
         if not event.finalized:
             return await self._finish(delivery, "held", "tentative: no money moved")
         try:
-            await self._apply(event, delivery.provider)
+            note = await self._apply(event, delivery.provider)
         except CroupierError as error:
             if error.retry_class is not RetryClass.RETRYABLE:  # the answer will not change
                 return await self._finish(delivery, "dead", f"{error.code}: {error.message}")
@@ -247,26 +295,50 @@ class InboxWorker:
         except Exception as bug:
             log.exception("inbox delivery failed", extra={"delivery": delivery.id})
             return await self._retry(delivery, f"{type(bug).__name__}: {bug}"[:500])
-        return await self._finish(delivery, "applied", None)
+        return await self._finish(delivery, "applied", note)
 
-    async def _apply(self, event: RoundEvent, provider: str) -> None:
-        """The bet, the win, then the round closed: each a wallet call under the provider's
-        scope, so one that already arrived through the wallet API is a replay."""
+    async def _apply(self, event: WebhookEvent, provider: str) -> str | None:
+        """Each event as wallet calls under the provider's scope, so one that already
+        arrived through the wallet API is a replay. Returns a note for the record."""
+        if isinstance(event, RoundEvent):
+            return await self._apply_round(event, provider)
+        if isinstance(event, RollbackEvent):
+            await self._call(Rollback(
+                tx_id=event.tx_id, amount=event.amount, bet_tx_id=event.bet_tx_id,
+                player_id=event.player_id, currency=event.currency, provider=provider,
+                round_id=event.round_id, game_code=event.game_code,
+            ))  # fmt: skip
+            return None
+        assert isinstance(event, CreditEvent)  # noqa: S101 - the parser makes no other kind
+        await self._call(Credit(
+            tx_id=event.tx_id, amount=event.amount, reason=event.reason, source=event.source,
+            player_id=event.player_id, currency=event.currency, provider=provider,
+            round_id=event.round_id, game_code=event.game_code, to_bonus=event.to_bonus,
+        ))  # fmt: skip
+        return None
+
+    async def _apply_round(self, event: RoundEvent, provider: str) -> str | None:
+        """The bet, the win, then the round closed. A bet rolled back already (a rollback
+        event, or the wallet API's, that came first) leaves nothing to settle."""
         player, currency, round_id, game = (
             event.player_id, event.currency, event.round_id, event.game_code
         )  # fmt: skip
-        await self._call(Bet(tx_id=event.bet_tx_id, amount=event.bet_amount, player_id=player,
-                             currency=currency, provider=provider, round_id=round_id,
-                             game_code=game))  # fmt: skip
-        if event.win_tx_id is not None:
-            await self._call(Win(tx_id=event.win_tx_id, amount=event.win_amount,
+        try:
+            await self._call(Bet(tx_id=event.bet_tx_id, amount=event.bet_amount,
                                  player_id=player, currency=currency, provider=provider,
                                  round_id=round_id, game_code=game))  # fmt: skip
+            if event.win_tx_id is not None:
+                await self._call(Win(tx_id=event.win_tx_id, amount=event.win_amount,
+                                     player_id=player, currency=currency, provider=provider,
+                                     round_id=round_id, game_code=game))  # fmt: skip
+        except TransactionRolledBack as gone:
+            return f"{gone.code}: {gone.message}; nothing settled"
         await self._call(EndRound(tx_id=f"inbox:{event.event_id}:end", player_id=player,
                                   currency=currency, provider=provider, round_id=round_id,
                                   game_code=game))  # fmt: skip
+        return None
 
-    async def _call(self, cmd: Bet | Win | EndRound) -> None:
+    async def _call(self, cmd: Bet | Win | EndRound | Rollback | Credit) -> None:
         """One wallet call. The same call made synchronously may have carried options an
         event does not know (a win naming its bet, or closing the round): a stored call of
         the same kind, player, round, amount and currency is the same money, a replay."""
@@ -275,6 +347,10 @@ class InboxWorker:
                 await self.wallet.place_bet(cmd)
             elif isinstance(cmd, Win):
                 await self.wallet.settle_win(cmd)
+            elif isinstance(cmd, Rollback):
+                await self.wallet.rollback(cmd)
+            elif isinstance(cmd, Credit):
+                await self.wallet.credit(cmd)
             else:
                 await self.wallet.end_round(cmd)
         except IdempotencyMismatch:

@@ -57,6 +57,7 @@ from croupier.domain.wallet import (
     BonusPolicy,
     CashierCommand,
     Command,
+    Credit,
     Deposit,
     EndRound,
     HoldResult,
@@ -231,7 +232,7 @@ class WalletService:
         """Refuse a malformed command before anything is read or written (rule 11)."""
         check_ref("player_id", cmd.player_id)
         check_ref("reference", cmd.reference)
-        for name in ("round_id", "game_code", "bet_tx_id", "provider"):
+        for name in ("round_id", "game_code", "bet_tx_id", "provider", "source"):
             value = getattr(cmd, name, None)
             if value is not None:
                 check_ref(name, value)
@@ -775,6 +776,68 @@ class WalletService:
             return await self._apply(tx, write, result)
 
         return await self._money_call(cmd, decide, session=session)
+
+    async def credit(self, cmd: Credit) -> WalletResult:
+        """Pay a jackpot or a promotion: from the provider's clearing account to the player's
+        cash (bonus where the promotion says). No bet is needed and no session or limit
+        refuses it (a credit, like a win, settles regardless: rule 9); a round it names must
+        be the player's, when Croupier knows it."""
+        alerts: list[Alert] = []
+
+        async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
+            alerts.clear()
+            if cmd.amount <= 0:
+                raise AmountOutOfRange("a credit must be positive")
+            if cmd.round_id is not None:
+                round_ = await tx.find_round(cmd.scope, cmd.round_id)
+                if round_ is not None and (round_.player_id, round_.currency) != (
+                    cmd.player_id, cmd.currency,
+                ):  # fmt: skip
+                    raise RoundMismatch(
+                        f"round {cmd.round_id!r} belongs to another player or currency",
+                        round_id=cmd.round_id,
+                    )
+            cash, bonus = (0, cmd.amount) if cmd.to_bonus else (cmd.amount, 0)
+            before = wallet.balances
+            self._credit_check(before.cash, cash, cmd.currency)
+            self._credit_check(before.bonus, bonus, cmd.currency)
+            clearing = await tx.house_account(
+                AccountType.PROVIDER_CLEARING, cmd.provider, cmd.currency
+            )
+            entry = transfer(
+                EntryKind.CREDIT,
+                currency=cmd.currency,
+                debits={clearing: cmd.amount},
+                credits={wallet.cash_account: cash, wallet.bonus_account: bonus},
+            )
+            result = WalletResult(
+                transaction_id=0,
+                kind=TxKind.CREDIT,
+                reference=cmd.tx_id,
+                balances=Balances(
+                    cmd.currency, before.cash + cash, before.bonus + bonus, before.held
+                ),
+                cash_amount=cash,
+                bonus_amount=bonus,
+                extra={"reason": cmd.reason.value, "source": cmd.source},
+            )
+            write = Write(
+                tx=self._record(cmd, TxStatus.OK, result.to_dict()),
+                entry=entry,
+                limits=self._limits(wallet, self.clock()).after_credit(cmd.amount),
+                limits_player=cmd.player_id,
+            )
+            big = self.signals.big_win(
+                amount=cmd.amount, stake=0, currency=cmd.currency, player_id=cmd.player_id,
+                provider=cmd.provider, round_id=cmd.round_id or "", at=self.clock(),
+            )  # fmt: skip
+            if big is not None:
+                alerts.append(big)
+            return await self._apply(tx, write, result)
+
+        result = await self._money_call(cmd, decide)
+        await self._raise(alerts, result)
+        return result
 
     # -- operator cashier -----------------------------------------------------------------
 

@@ -427,6 +427,53 @@ webhook_rejections = Table(
     comment="Refused deliveries: a record of the refusal, never their content.",
 )
 
+ACTIONS = "action IN ('close', 'void', 'flag')"
+
+round_timeout_policies = Table(
+    "round_timeout_policies",
+    metadata,
+    Column("provider", String(64), primary_key=True),
+    Column("after_seconds", Integer, nullable=False),
+    Column("action", String(8), nullable=False),
+    Column("updated_at", Ts, nullable=False),
+    CheckConstraint(ACTIONS, name="action_known"),
+    CheckConstraint("after_seconds BETWEEN 60 AND 7776000", name="after_range"),
+    comment="Per provider: how long a round may stay open, and what is done after.",
+)
+
+round_timeouts = Table(
+    "round_timeouts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("provider", String(64), nullable=False),
+    Column("round_ref", String(128), nullable=False),
+    Column("player_id", String(128), nullable=False),
+    Column("action", String(8), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("at", Ts, nullable=False),
+    Column("opened_at", Ts, nullable=False),
+    Column(
+        "tx_refs",
+        Text,
+        nullable=False,
+        server_default="[]",
+        comment="JSON list: the wallet transaction ids the action used",
+    ),
+    CheckConstraint(ACTIONS, name="action_known"),
+    Index("ix_round_timeouts_provider_round_ref", "provider", "round_ref"),
+    Index(
+        "uq_round_timeouts_job_action",
+        "provider",
+        "round_ref",
+        "action",
+        unique=True,
+        sqlite_where=text("actor = 'job:timeouts'"),
+        postgresql_where=text("actor = 'job:timeouts'"),
+    ),
+    comment="Every action on a round left open too long, by the job or a person.",
+)
+
 APPEND_ONLY_TABLES = (
     "journal_entries",
     "postings",
@@ -435,4 +482,5 @@ APPEND_ONLY_TABLES = (
     "protection_events",
     "alerts",
     "webhook_rejections",
+    "round_timeouts",
 )

@@ -1,0 +1,242 @@
+"""The timeout job: rounds left open beyond their provider's threshold are closed, voided or
+flagged by the provider's policy (domain/timeouts.py); sessions stuck in
+``pending_settlement`` are counted. Every action is recorded before its money moves, under
+wallet transaction ids derived from the round, so a job that dies halfway, or two replicas
+running it at once, finish the same action and never move money twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from croupier.domain.catalogue import check_provider
+from croupier.domain.errors import CroupierError, RetryClass, RoundClosed, TransactionNotFound
+from croupier.domain.signals import Alert, AlertKind
+from croupier.domain.timeouts import (
+    JOB_ACTOR,
+    OpenRound,
+    TimeoutAction,
+    TimeoutPolicy,
+    TimeoutRecord,
+    decide,
+    tx_ref,
+)
+from croupier.domain.wallet import EndRound, Rollback, check_ref
+from croupier.services.ports import AlertSink
+from croupier.services.wallet import WalletService
+
+log = logging.getLogger("croupier.timeouts")
+
+
+@dataclass(frozen=True, slots=True)
+class StuckSession:
+    id: str
+    provider: str
+    player_id: str
+    since: datetime
+
+
+class TimeoutStore(Protocol):
+    async def timeout_policies(self) -> Mapping[str, TimeoutPolicy]: ...
+
+    async def set_timeout_policy(
+        self, provider: str, policy: TimeoutPolicy | None, now: datetime
+    ) -> None:
+        """Set (or, with None, remove) a provider's policy."""
+
+    async def open_rounds(
+        self, *, before: datetime, providers: Sequence[str], others: bool, limit: int
+    ) -> Sequence[OpenRound]:
+        """Open rounds opened before ``before`` and not flagged yet: of ``providers``, or,
+        with ``others``, of every provider but those; oldest first."""
+
+    async def open_round(self, provider: str, round_ref: str) -> OpenRound | None: ...
+
+    async def flagged_rounds(self, limit: int) -> Sequence[OpenRound]:
+        """Open rounds flagged for review (waiting for ``resolve``), oldest first."""
+
+    async def live_bets(self, provider: str, round_ref: str, player_id: str) -> Sequence[str]:
+        """The round's accepted bets (their ids), rolled back or not."""
+
+    async def round_sessions(self, provider: str, round_ref: str, player_id: str) -> list[str]: ...
+
+    async def record_timeout(self, record: TimeoutRecord) -> bool:
+        """Append; False when the job recorded this action for this round already."""
+
+    async def timeout_records(
+        self, *, provider: str | None, round_ref: str | None, limit: int
+    ) -> Sequence[TimeoutRecord]: ...
+
+    async def stuck_sessions(self, before: datetime, limit: int) -> Sequence[StuckSession]:
+        """Sessions in pending_settlement, unchanged since before ``before``."""
+
+
+@dataclass
+class TimeoutReport:
+    actions: dict[str, int] = field(default_factory=dict)
+    """How many rounds each action resolved in this pass (close, void, flag)."""
+    stuck_sessions: dict[str, int] = field(default_factory=dict)
+    """Per provider: sessions in pending_settlement beyond its threshold."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.actions.values())
+
+
+class TimeoutService:
+    def __init__(
+        self,
+        store: TimeoutStore,
+        wallet: WalletService,
+        *,
+        default: TimeoutPolicy,
+        clock: Callable[[], datetime],
+        alerts: AlertSink | None = None,
+        observe: Callable[[TimeoutReport], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.wallet = wallet
+        self.default = default
+        """For providers without a policy of their own."""
+        self.clock = clock
+        self.alerts = alerts
+        self.observe = observe
+        """Called with each pass's report (the metrics)."""
+
+    async def set_policy(self, provider: str, policy: TimeoutPolicy | None) -> None:
+        check_provider(provider)
+        await self.store.set_timeout_policy(provider, policy, self.clock())
+
+    async def policies(self) -> Mapping[str, TimeoutPolicy]:
+        return await self.store.timeout_policies()
+
+    async def sweep(self, *, limit: int = 200) -> TimeoutReport:
+        """One pass: each provider's rounds beyond its threshold, then everyone else's."""
+        now = self.clock()
+        policies = await self.store.timeout_policies()
+        report = TimeoutReport()
+        groups = [([p], False, policy) for p, policy in sorted(policies.items())]
+        groups.append((sorted(policies), True, self.default))
+        for providers, others, policy in groups:
+            before = now - timedelta(seconds=policy.after_seconds)
+            for round_ in await self.store.open_rounds(
+                before=before, providers=providers, others=others, limit=limit
+            ):
+                done = await self._resolve(
+                    round_, policy.action, actor=JOB_ACTOR,
+                    reason=f"open beyond {policy.after_seconds}s",
+                )  # fmt: skip
+                name = done.action.value
+                report.actions[name] = report.actions.get(name, 0) + 1
+        _, stuck = await self.awaiting_review(limit=1000)
+        for session in stuck:
+            report.stuck_sessions[session.provider] = (
+                report.stuck_sessions.get(session.provider, 0) + 1
+            )
+        if self.observe is not None:
+            self.observe(report)
+        return report
+
+    async def awaiting_review(
+        self, limit: int = 200
+    ) -> tuple[Sequence[OpenRound], Sequence[StuckSession]]:
+        """Rounds flagged and still open; sessions in pending_settlement beyond their
+        provider's threshold."""
+        now = self.clock()
+        policies = await self.store.timeout_policies()
+        shortest = min([self.default.after_seconds, *(p.after_seconds for p in policies.values())])
+        sessions = [
+            s for s in await self.store.stuck_sessions(now - timedelta(seconds=shortest), limit)
+            if s.since <= now - timedelta(
+                seconds=policies.get(s.provider, self.default).after_seconds
+            )
+        ]  # fmt: skip
+        return await self.store.flagged_rounds(limit), sessions
+
+    async def resolve(
+        self, provider: str, round_ref: str, action: TimeoutAction, *, actor: str, reason: str
+    ) -> TimeoutRecord:
+        """A person resolves a round (flagged, or any open one): close or void it now."""
+        check_provider(provider)
+        check_ref("round_id", round_ref)
+        round_ = await self.store.open_round(provider, round_ref)
+        if round_ is None:
+            raise TransactionNotFound(f"no round {round_ref!r} of {provider!r}", round_id=round_ref)
+        if action is TimeoutAction.FLAG:
+            raise RoundClosed("a round is resolved by close or void, not flag")
+        return await self._resolve(round_, action, actor=actor, reason=reason, strict=True)
+
+    async def _resolve(
+        self, round_: OpenRound, wanted: TimeoutAction, *, actor: str, reason: str,
+        strict: bool = False,
+    ) -> TimeoutRecord:  # fmt: skip
+        """Record, then act; a final refusal of the wallet turns the action into a flag."""
+        action, why = decide(wanted, round_)
+        if strict and action is not wanted:
+            raise RoundClosed(f"round {round_.round_ref!r}: {why}", round_id=round_.round_ref)
+        refs: list[str] = []
+        bets: Sequence[str] = ()
+        if action is TimeoutAction.VOID:
+            bets = await self.store.live_bets(round_.provider, round_.round_ref, round_.player_id)
+            refs = [tx_ref("void", bet) for bet in bets]
+        if action is not TimeoutAction.FLAG:
+            refs.append(tx_ref("close", round_.round_ref))
+        record = TimeoutRecord(
+            provider=round_.provider, round_ref=round_.round_ref, player_id=round_.player_id,
+            action=action, reason=f"{reason}; {why}", actor=actor, at=self.clock(),
+            opened_at=round_.opened_at, tx_refs=tuple(refs),
+        )  # fmt: skip
+        # Recorded first: a job that dies after this line does the same action next pass.
+        created = await self.store.record_timeout(record)
+        try:
+            if action is TimeoutAction.VOID:
+                for bet, ref in zip(bets, refs, strict=False):
+                    await self.wallet.rollback(Rollback(
+                        tx_id=ref, amount=0, bet_tx_id=bet, player_id=round_.player_id,
+                        currency=round_.currency, provider=round_.provider,
+                        round_id=round_.round_ref, game_code=round_.game_code,
+                    ))  # fmt: skip
+            if action is not TimeoutAction.FLAG:
+                await self.wallet.end_round(EndRound(
+                    tx_id=refs[-1], player_id=round_.player_id, currency=round_.currency,
+                    provider=round_.provider, round_id=round_.round_ref,
+                    game_code=round_.game_code,
+                ))  # fmt: skip
+        except CroupierError as refused:
+            if strict or refused.retry_class is RetryClass.RETRYABLE:
+                raise
+            # The round moved on meanwhile (a win came, it closed): a person looks at it.
+            flagged = TimeoutRecord(
+                provider=round_.provider, round_ref=round_.round_ref,
+                player_id=round_.player_id, action=TimeoutAction.FLAG,
+                reason=f"{action.value} refused: {refused.code}: {refused.message}",
+                actor=actor, at=self.clock(), opened_at=round_.opened_at,
+            )  # fmt: skip
+            created = await self.store.record_timeout(flagged)
+            record = flagged
+        if created:
+            await self._alert(round_, record)
+        return record
+
+    async def _alert(self, round_: OpenRound, record: TimeoutRecord) -> None:
+        log.warning(
+            "round timeout",
+            extra={"provider": round_.provider, "round_id": round_.round_ref,
+                   "action": record.action.value, "reason": record.reason},
+        )  # fmt: skip
+        if self.alerts is None:
+            return
+        sessions = await self.store.round_sessions(
+            round_.provider, round_.round_ref, round_.player_id
+        )
+        await self.alerts.record([Alert(
+            AlertKind.ROUND_TIMEOUT, record.at, round_.player_id, round_.provider,
+            {"round_id": round_.round_ref, "action": record.action.value,
+             "reason": record.reason, "actor": record.actor,
+             "opened_at": round_.opened_at.isoformat(), "sessions": sessions,
+             "transactions": list(record.tx_refs)},
+        )])  # fmt: skip
