@@ -213,3 +213,35 @@ def test_the_operator_walkthrough_runs_against_a_server(tmp_path: Path) -> None:
     assert launch["url"].startswith("https://games.acme.example/launch?")
     history = json.loads(lines[-1])
     assert [t["kind"] for t in history["items"]] == ["deposit"]
+
+
+def test_the_webhook_walkthrough_runs_against_a_server(tmp_path: Path) -> None:
+    """examples/webhook_walkthrough.sh (docs/webhooks.md) as a user runs it: signed events,
+    one twice, one out of order, applied by the worker of `croupier run`."""
+    repo = Path(__file__).resolve().parents[2]
+    url = f"sqlite:///{tmp_path}/croupier.db"
+    upgrade(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CROUPIER_")}
+    env["CROUPIER_DATABASE_URL"] = url
+    wrapper = tmp_path / "croupier"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m croupier "$@"\n')
+    wrapper.chmod(0o755)
+    port = _free_port()
+    server = _start(["--port", str(port)], env, tmp_path)
+    try:
+        _wait_for(lambda: _healthy(port), tmp_path / "err.txt")
+        walk = subprocess.run(  # noqa: S603 - our own example
+            [str(repo / "examples" / "webhook_walkthrough.sh")],
+            capture_output=True, text=True, cwd=repo, timeout=120, check=False,
+            env=env | {"CROUPIER": str(wrapper), "CROUPIER_URL": f"http://127.0.0.1:{port}"},
+        )  # fmt: skip
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    assert walk.returncode == 0, walk.stdout + walk.stderr
+    answers = [json.loads(line) for line in walk.stdout.splitlines() if line.startswith('{"st')]
+    assert [a["duplicate"] for a in answers] == [False, True, False, False, False, False]
+    balance = json.loads(walk.stdout[walk.stdout.rindex("{\n") :])
+    assert (balance["cash"], balance["bonus"]) == ("111.50", "3.00")
+    assert "applied" in walk.stdout
+    assert "dead" not in walk.stdout
