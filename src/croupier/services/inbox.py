@@ -37,7 +37,7 @@ from croupier.domain.errors import (
     SignatureInvalid,
     TransactionRolledBack,
 )
-from croupier.domain.wallet import Bet, Credit, EndRound, Rollback, Win
+from croupier.domain.wallet import Bet, Credit, EndRound, Rollback, Win, provider_scope
 from croupier.domain.webhook_events import CreditEvent, RollbackEvent, RoundEvent, WebhookEvent
 from croupier.services.wallet import WalletService
 
@@ -333,15 +333,22 @@ class InboxWorker:
                                      round_id=round_id, game_code=game))  # fmt: skip
         except TransactionRolledBack as gone:
             return f"{gone.code}: {gone.message}; nothing settled"
+        note = None
+        if event.win_tx_id is None:  # a win would have been refused: say so here
+            round_ = await self.wallet.round_state(provider_scope(provider), round_id)
+            if round_ is not None and round_.bets_rolled_back and not round_.bets_live:
+                note = "every bet of the round was rolled back; nothing settled"
         await self._call(EndRound(tx_id=f"inbox:{event.event_id}:end", player_id=player,
                                   currency=currency, provider=provider, round_id=round_id,
                                   game_code=game))  # fmt: skip
-        return None
+        return note
 
     async def _call(self, cmd: Bet | Win | EndRound | Rollback | Credit) -> None:
-        """One wallet call. The same call made synchronously may have carried options an
-        event does not know (a win naming its bet, or closing the round): a stored call of
-        the same kind, player, round, amount and currency is the same money, a replay."""
+        """One wallet call. The same round call made synchronously may have carried options
+        an event does not know (a win naming its bet, or closing the round): a stored call of
+        the same kind, player, round, amount and currency is the same money, a replay. A
+        rollback made synchronously is the same if it names the same bet (the event may not
+        give the amount). A credit has no synchronous form: another content is a mismatch."""
         try:
             if isinstance(cmd, Bet):
                 await self.wallet.place_bet(cmd)
@@ -354,10 +361,19 @@ class InboxWorker:
             else:
                 await self.wallet.end_round(cmd)
         except IdempotencyMismatch:
+            if isinstance(cmd, Credit):
+                raise
             stored = await self.wallet.recorded(cmd)
-            same = stored is not None and (
-                stored.kind, stored.player_id, stored.round_ref, stored.amount, stored.currency,
-            ) == (cmd.kind, cmd.player_id, cmd.round_id, cmd.amount, cmd.currency)  # fmt: skip
+            if stored is None or (stored.kind, stored.player_id, stored.currency) != (
+                cmd.kind, cmd.player_id, cmd.currency,
+            ):  # fmt: skip
+                raise
+            if isinstance(cmd, Rollback):
+                same = stored.ref_tx == cmd.bet_tx_id and (
+                    cmd.amount == 0 or stored.amount in (0, cmd.amount)
+                )
+            else:
+                same = (stored.round_ref, stored.amount) == (cmd.round_id, cmd.amount)
             if not same:
                 raise
 

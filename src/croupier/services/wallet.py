@@ -410,6 +410,14 @@ class WalletService:
 
         return await self._run(attempt)
 
+    async def round_state(self, scope: str, round_ref: str) -> RoundState | None:
+        """A round as stored (its stakes, live and rolled-back bets, wins), if any."""
+
+        async def attempt(tx: WalletTransaction) -> RoundState | None:
+            return await tx.find_round(scope, round_ref)
+
+        return await self._run(attempt)
+
     async def balance(self, player_id: str) -> Balances:
         check_ref("player_id", player_id)
         wallet = await self.store.read_balances(player_id)

@@ -132,7 +132,9 @@ def _checks() -> list[tuple[str, str, Any]]:
     )  # fmt: skip
     moving = and_(
         txs.c.status == "ok",
-        txs.c.kind.in_(["deposit", "withdrawal", "bonus_grant", "bet", "win", "hold_reserve"]),
+        txs.c.kind.in_(
+            ["deposit", "withdrawal", "bonus_grant", "bet", "win", "hold_reserve", "credit"]
+        ),
         txs.c.amount > 0,
     )
     missing_entry = select(
