@@ -5,8 +5,9 @@ A round a provider never finished (its win or its end never came) keeps its sess
 timeout job applies the provider's policy:
 
 - ``close``: end the round as it stands (its bets are losses, its wins paid);
-- ``void``: roll back every live bet of the round (stakes refunded), then close it. A round
-  that paid a win cannot be voided without taking the win back: it is flagged instead;
+- ``void``: roll back every bet of the round (stakes refunded; a bet rolled back already is
+  a replay), then close it. A round that paid a win cannot be voided without taking the win
+  back: it is flagged instead;
 - ``flag``: move no money; raise an alert and leave the round for a person to resolve
   (``croupier rounds resolve``).
 
@@ -69,16 +70,14 @@ def decide(action: TimeoutAction, round_: OpenRound) -> tuple[TimeoutAction, str
     """What the policy's action becomes for this round, and why."""
     if action is TimeoutAction.VOID and round_.win_count:
         return TimeoutAction.FLAG, "void asked, but the round paid a win: flagged for review"
-    if action is TimeoutAction.VOID and not round_.bets_live:
-        return TimeoutAction.CLOSE, "void asked, but no live bet is left: closed"
     return action, f"{action.value} by policy"
 
 
 def tx_ref(kind: str, name: str) -> str:
     """The wallet transaction id of a timeout action (``timeout:close:<round>``), hashed
-    where the name would make it longer than an id may be (128)."""
+    where the name would make it longer than an id may be (128 bytes of UTF-8)."""
     ref = f"timeout:{kind}:{name}"
-    if len(ref) <= 128:
+    if len(ref.encode()) <= 128:
         return ref
     return f"timeout:{kind}:sha256:{hashlib.sha256(name.encode()).hexdigest()}"
 

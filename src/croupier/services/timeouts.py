@@ -126,12 +126,13 @@ class TimeoutService:
             for round_ in await self.store.open_rounds(
                 before=before, providers=providers, others=others, limit=limit
             ):
-                done = await self._resolve(
+                record, done = await self._resolve(
                     round_, policy.action, actor=JOB_ACTOR,
                     reason=f"open beyond {policy.after_seconds}s",
                 )  # fmt: skip
-                name = done.action.value
-                report.actions[name] = report.actions.get(name, 0) + 1
+                if done:
+                    name = record.action.value
+                    report.actions[name] = report.actions.get(name, 0) + 1
         _, stuck = await self.awaiting_review(limit=1000)
         for session in stuck:
             report.stuck_sessions[session.provider] = (
@@ -168,13 +169,17 @@ class TimeoutService:
             raise TransactionNotFound(f"no round {round_ref!r} of {provider!r}", round_id=round_ref)
         if action is TimeoutAction.FLAG:
             raise RoundClosed("a round is resolved by close or void, not flag")
-        return await self._resolve(round_, action, actor=actor, reason=reason, strict=True)
+        record, _ = await self._resolve(round_, action, actor=actor, reason=reason, strict=True)
+        return record
 
     async def _resolve(
         self, round_: OpenRound, wanted: TimeoutAction, *, actor: str, reason: str,
         strict: bool = False,
-    ) -> TimeoutRecord:  # fmt: skip
-        """Record, then act; a final refusal of the wallet turns the action into a flag."""
+    ) -> tuple[TimeoutRecord, bool]:  # fmt: skip
+        """Record, then act; a final refusal of the wallet turns the action into a flag.
+        Returns the record and whether this call did the action (closed the round, or
+        flagged it first): only that call counts it and raises its alert, so a second
+        replica, or a pass finishing what a dead one began, adds neither."""
         action, why = decide(wanted, round_)
         if strict and action is not wanted:
             raise RoundClosed(f"round {round_.round_ref!r}: {why}", round_id=round_.round_ref)
@@ -190,8 +195,10 @@ class TimeoutService:
             action=action, reason=f"{reason}; {why}", actor=actor, at=self.clock(),
             opened_at=round_.opened_at, tx_refs=tuple(refs),
         )  # fmt: skip
-        # Recorded first: a job that dies after this line does the same action next pass.
+        # Recorded first: a job that dies after this line does the same action next pass
+        # (the same transaction ids: what was done already replays).
         created = await self.store.record_timeout(record)
+        done = created
         try:
             if action is TimeoutAction.VOID:
                 for bet, ref in zip(bets, refs, strict=False):
@@ -201,26 +208,26 @@ class TimeoutService:
                         round_id=round_.round_ref, game_code=round_.game_code,
                     ))  # fmt: skip
             if action is not TimeoutAction.FLAG:
-                await self.wallet.end_round(EndRound(
+                closed = await self.wallet.end_round(EndRound(
                     tx_id=refs[-1], player_id=round_.player_id, currency=round_.currency,
                     provider=round_.provider, round_id=round_.round_ref,
                     game_code=round_.game_code,
                 ))  # fmt: skip
+                done = not closed.replay and closed.outcome == "applied"
         except CroupierError as refused:
             if strict or refused.retry_class is RetryClass.RETRYABLE:
                 raise
             # The round moved on meanwhile (a win came, it closed): a person looks at it.
-            flagged = TimeoutRecord(
+            record = TimeoutRecord(
                 provider=round_.provider, round_ref=round_.round_ref,
                 player_id=round_.player_id, action=TimeoutAction.FLAG,
                 reason=f"{action.value} refused: {refused.code}: {refused.message}",
                 actor=actor, at=self.clock(), opened_at=round_.opened_at,
             )  # fmt: skip
-            created = await self.store.record_timeout(flagged)
-            record = flagged
-        if created:
+            done = await self.store.record_timeout(record)
+        if done:
             await self._alert(round_, record)
-        return record
+        return record, done
 
     async def _alert(self, round_: OpenRound, record: TimeoutRecord) -> None:
         log.warning(
