@@ -503,3 +503,53 @@ async def test_replaying_a_window_with_a_tombstone_and_a_dead_letter_changes_not
     assert await cash_bonus(api) == after
     assert await errors(api) == first
     assert_ledger_ok(database_url)
+
+
+# -- bodies that could stop the worker, events that cannot apply whole ---------------------------
+
+
+@pytest.mark.parametrize("body", [
+    b'{"event_id": "x", "type": "jackpot", "jackpot_id": "\\ud800"}',  # a lone surrogate
+    b"[" * 30_000 + b"]" * 30_000,  # nested past the parser's recursion, under 64 KiB
+], ids=["surrogate", "deep"])  # fmt: skip
+async def test_a_poison_body_is_dead_and_the_delivery_beside_it_applies(
+    api: Api, body: bytes
+) -> None:
+    await api.player("p1", "100.00")
+    await deliver(api, body, "m-poison")
+    await deliver(api, jackpot(1, "5.00"), "m-good")
+    assert await run(api) == {"dead": 1, "applied": 1}
+    status, error = (await errors(api))["m-poison"]
+    assert (status, (error or "").split(":")[0]) == ("dead", "INVALID_REQUEST")
+    assert await cash_bonus(api) == (START + 500, 0)
+
+
+async def test_a_round_event_with_the_longest_event_id_applies_whole(
+    api: Api, database_url: str
+) -> None:
+    await api.player("p1", "100.00")
+    await deliver(api, event(1, event_id="e" * 128), "m1")  # its end-round id is hashed
+    assert await run(api) == {"applied": 1}
+    assert await cash_bonus(api) == (START - 100 + 250, 0)
+    rows = await api.wallet.store.fetch(  # type: ignore[attr-defined]
+        "SELECT status FROM rounds WHERE round_ref = 'r1'"
+    )
+    assert [r[0] for r in rows] == ["closed"]
+    assert_ledger_ok(database_url)
+
+
+@pytest.mark.parametrize("changes", [
+    {"win": {"tx_id": "b1", "amount": "2.50"}},  # the win reuses the bet's id
+    {"win": {"tx_id": "é" * 100, "amount": "2.50"}},  # 100 characters, 200 bytes
+    {"event_id": "e1\n"},  # a pattern's $ lets a final newline through
+    {"timestamp": "not a date"},
+], ids=["same-id", "win-id-bytes", "newline", "timestamp"])  # fmt: skip
+async def test_a_round_event_that_cannot_apply_whole_moves_nothing(
+    api: Api, database_url: str, changes: dict[str, Any]
+) -> None:
+    await api.player("p1", "100.00")
+    await deliver(api, event(1, **changes), "m1")
+    assert await run(api) == {"dead": 1}
+    assert (await errors(api))["m1"][1].startswith("INVALID_REQUEST")  # type: ignore[union-attr]
+    assert await cash_bonus(api) == (START, 0)  # the bet was not taken either
+    assert_ledger_ok(database_url)

@@ -75,3 +75,24 @@ def test_the_limiter_forgets_buckets_beyond_its_bound() -> None:
     assert not limiter.allow("p0")
     assert limiter.allow("p3")  # a fourth provider: the table is cleared, not grown
     assert limiter.allow("p0")
+
+
+def test_the_limiter_bounds_records_across_providers_named_afresh() -> None:
+    """A flood naming a new provider each time gets no fresh bucket of writes per name."""
+    limiter = RejectionLimiter(
+        per_second=10, burst=50, total_per_second=5, total_burst=20, monotonic=lambda: 0.0
+    )
+    allowed = sum(limiter.allow(f"x{i}") for i in range(5000))
+    assert allowed == 20
+    assert limiter.suppressed == 4980
+
+
+def test_the_limiter_warns_once_per_ten_seconds() -> None:
+    now = [0.0]
+    limiter = RejectionLimiter(monotonic=lambda: now[0])
+    assert limiter.should_warn()
+    assert not limiter.should_warn()
+    now[0] += 9.9
+    assert not limiter.should_warn()
+    now[0] += 0.2
+    assert limiter.should_warn()

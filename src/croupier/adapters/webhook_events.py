@@ -6,6 +6,7 @@ will never apply (it goes to the dead letters at once)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from importlib import resources
 from typing import Any
 
@@ -40,8 +41,14 @@ class WebhookEventParser:
     def __call__(self, body: bytes) -> WebhookEvent:
         try:
             document = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidRequest("the delivery's body is not JSON") from None
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            raise InvalidRequest("the delivery's body is not JSON (or nested too deep)") from None
+        try:
+            # A lone surrogate ("\ud800") is valid JSON but not text: refused here, before
+            # the checksum or an id can trip on it.
+            json.dumps(document, ensure_ascii=False).encode()
+        except (UnicodeEncodeError, RecursionError):
+            raise InvalidRequest("the delivery's body holds text that is not Unicode") from None
         kind = document.get("type") if isinstance(document, dict) else None
         if kind not in _VALIDATORS:
             raise InvalidRequest(
@@ -57,6 +64,10 @@ class WebhookEventParser:
             )
         if checksum(document) != document["checksum"]:
             raise InvalidRequest("the event's checksum does not match its content")
+        try:
+            datetime.fromisoformat(document["timestamp"])
+        except ValueError:
+            raise InvalidRequest("the event's timestamp is not an ISO 8601 date-time") from None
         try:
             return self._event(kind, document)
         except CroupierError as exc:

@@ -37,7 +37,15 @@ from croupier.domain.errors import (
     SignatureInvalid,
     TransactionRolledBack,
 )
-from croupier.domain.wallet import Bet, Credit, EndRound, Rollback, Win, provider_scope
+from croupier.domain.wallet import (
+    MAX_REF_LENGTH,
+    Bet,
+    Credit,
+    EndRound,
+    Rollback,
+    Win,
+    provider_scope,
+)
 from croupier.domain.webhook_events import CreditEvent, RollbackEvent, RoundEvent, WebhookEvent
 from croupier.services.wallet import WalletService
 
@@ -102,35 +110,64 @@ class InboxStore(Protocol):
 
 
 class RejectionLimiter:
-    """A token bucket per provider: how many rejection records a flood of bad deliveries may
-    write (each is a database write; the refusals themselves are always answered and
-    counted). Per process; forgets every bucket past ``max_keys`` providers seen."""
+    """Token buckets for the rejection records a flood of bad deliveries may write (each is
+    a database write; the refusals themselves are always answered and counted): one per
+    provider named in the path, and one for all of them together, since a flood may name a
+    new provider each time. Per process; the per-provider table is cleared past
+    ``max_keys`` names (the shared bucket still bounds the writes)."""
 
     def __init__(
         self,
         per_second: float = 10.0,
         burst: int = 50,
         *,
+        total_per_second: float = 50.0,
+        total_burst: int = 200,
         monotonic: Callable[[], float] = time.monotonic,
         max_keys: int = 10_000,
     ) -> None:
         self.per_second, self.burst, self.monotonic = per_second, burst, monotonic
+        self.total_per_second, self.total_burst = total_per_second, total_burst
         self.max_keys = max_keys
         self._buckets: dict[str, tuple[float, float]] = {}
+        self._total = (float(total_burst), monotonic())
+        self._last_warning = float("-inf")
         self.suppressed = 0
         """Rejection records not written since the process started."""
+
+    @staticmethod
+    def _take(
+        bucket: tuple[float, float], now: float, rate: float, burst: int
+    ) -> tuple[float, float, bool]:
+        tokens = min(float(burst), bucket[0] + (now - bucket[1]) * rate)
+        if tokens < 1:
+            return tokens, now, False
+        return tokens - 1, now, True
 
     def allow(self, key: str) -> bool:
         now = self.monotonic()
         if len(self._buckets) >= self.max_keys and key not in self._buckets:
             self._buckets.clear()
-        tokens, last = self._buckets.get(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) * self.per_second)
-        if tokens < 1:
-            self._buckets[key] = (tokens, now)
+        tokens, last, mine = self._take(
+            self._buckets.get(key, (float(self.burst), now)), now, self.per_second, self.burst
+        )
+        self._buckets[key] = (tokens, last)
+        allowed = mine
+        if mine:
+            total, total_last, allowed = self._take(
+                self._total, now, self.total_per_second, self.total_burst
+            )
+            self._total = (total, total_last)
+        if not allowed:
             self.suppressed += 1
+        return allowed
+
+    def should_warn(self) -> bool:
+        """At most one warning every 10 seconds about records suppressed."""
+        now = self.monotonic()
+        if now - self._last_warning < 10:
             return False
-        self._buckets[key] = (tokens - 1, now)
+        self._last_warning = now
         return True
 
 
@@ -217,11 +254,10 @@ class InboxService:
         (a flood: answered and counted all the same, logged once it starts)."""
         shown = provider if webhooks.valid_id(provider) and len(provider) <= 64 else "?"
         if not self.limiter.allow(shown):
-            count = self.limiter.suppressed
-            if count % 1000 == 1:
+            if self.limiter.should_warn():
                 log.warning(
                     "webhook rejections come too fast; records suppressed",
-                    extra={"provider": shown, "suppressed": count},
+                    extra={"provider": shown, "suppressed": self.limiter.suppressed},
                 )
             return
         claimed = (
@@ -232,6 +268,14 @@ class InboxService:
             size=size if size is not None else len(body),
             sha256=hashlib.sha256(body).hexdigest(), now=self.clock(),
         )  # fmt: skip
+
+
+def _end_ref(event_id: str) -> str:
+    """The id of the end-round call of a round event, within 128 bytes."""
+    ref = f"inbox:{event_id}:end"
+    if len(ref.encode()) <= MAX_REF_LENGTH:
+        return ref
+    return f"inbox:sha256:{hashlib.sha256(event_id.encode()).hexdigest()}:end"
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +317,16 @@ class InboxWorker:
         lease = now + timedelta(seconds=self.policy.lease_seconds)
         outcomes: dict[str, int] = {}
         for delivery in await self.store.claim_deliveries(now, lease, limit):
-            status = await self._process(delivery)
+            try:
+                status = await self._process(delivery)
+            except CroupierError as error:
+                if error.retry_class is not RetryClass.RETRYABLE:
+                    raise
+                # Its outcome could not be written (the database went away): the claim's
+                # lease runs out and the delivery is taken again; the next ones may fare better.
+                log.warning("inbox delivery left to its lease: %s", error.code,
+                            extra={"delivery": delivery.id})  # fmt: skip
+                status = "interrupted"
             outcomes[status] = outcomes.get(status, 0) + 1
         return outcomes
 
@@ -284,6 +337,9 @@ class InboxWorker:
             event = self.parse(delivery.body)
         except CroupierError as never:
             return await self._finish(delivery, "dead", f"{never.code}: {never.message}")
+        except Exception as bug:  # the parser's bug: this body will never apply either
+            log.exception("inbox delivery could not be parsed", extra={"delivery": delivery.id})
+            return await self._finish(delivery, "dead", f"{type(bug).__name__}: {bug}"[:500])
         if not event.finalized:
             return await self._finish(delivery, "held", "tentative: no money moved")
         try:
@@ -318,29 +374,44 @@ class InboxWorker:
         return None
 
     async def _apply_round(self, event: RoundEvent, provider: str) -> str | None:
-        """The bet, the win, then the round closed. A bet rolled back already (a rollback
-        event, or the wallet API's, that came first) leaves nothing to settle."""
+        """The bet, the win, then the round closed. Every call is checked before the first
+        is made, so an event that cannot apply whole moves nothing. A bet rolled back
+        already (a rollback event, or the wallet API's, that came first) leaves nothing to
+        settle."""
         player, currency, round_id, game = (
             event.player_id, event.currency, event.round_id, event.game_code
         )  # fmt: skip
+        bet = Bet(
+            tx_id=event.bet_tx_id, amount=event.bet_amount, player_id=player, currency=currency,
+            provider=provider, round_id=round_id, game_code=game,
+        )  # fmt: skip
+        win = None
+        if event.win_tx_id is not None:
+            win = Win(
+                tx_id=event.win_tx_id, amount=event.win_amount, player_id=player,
+                currency=currency, provider=provider, round_id=round_id, game_code=game,
+            )  # fmt: skip
+        end = EndRound(
+            tx_id=_end_ref(event.event_id), player_id=player, currency=currency,
+            provider=provider, round_id=round_id, game_code=game,
+        )  # fmt: skip
+        calls: list[Bet | Win | EndRound] = [bet, *([win] if win else []), end]
+        for cmd in calls:
+            self.wallet.validate(cmd)
+        if len({cmd.tx_id for cmd in calls}) != len(calls):
+            raise InvalidRequest("the event's bet and win have the same transaction id")
         try:
-            await self._call(Bet(tx_id=event.bet_tx_id, amount=event.bet_amount,
-                                 player_id=player, currency=currency, provider=provider,
-                                 round_id=round_id, game_code=game))  # fmt: skip
-            if event.win_tx_id is not None:
-                await self._call(Win(tx_id=event.win_tx_id, amount=event.win_amount,
-                                     player_id=player, currency=currency, provider=provider,
-                                     round_id=round_id, game_code=game))  # fmt: skip
+            await self._call(bet)
+            if win is not None:
+                await self._call(win)
         except TransactionRolledBack as gone:
             return f"{gone.code}: {gone.message}; nothing settled"
         note = None
-        if event.win_tx_id is None:  # a win would have been refused: say so here
+        if win is None:  # a win would have been refused: say so here
             round_ = await self.wallet.round_state(provider_scope(provider), round_id)
             if round_ is not None and round_.bets_rolled_back and not round_.bets_live:
                 note = "every bet of the round was rolled back; nothing settled"
-        await self._call(EndRound(tx_id=f"inbox:{event.event_id}:end", player_id=player,
-                                  currency=currency, provider=provider, round_id=round_id,
-                                  game_code=game))  # fmt: skip
+        await self._call(end)
         return note
 
     async def _call(self, cmd: Bet | Win | EndRound | Rollback | Credit) -> None:

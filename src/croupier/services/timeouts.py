@@ -25,7 +25,7 @@ from croupier.domain.timeouts import (
     decide,
     tx_ref,
 )
-from croupier.domain.wallet import EndRound, Rollback, check_ref
+from croupier.domain.wallet import EndRound, Rollback, check_ref, provider_scope
 from croupier.services.ports import AlertSink
 from croupier.services.wallet import WalletService
 
@@ -71,8 +71,11 @@ class TimeoutStore(Protocol):
         self, *, provider: str | None, round_ref: str | None, limit: int
     ) -> Sequence[TimeoutRecord]: ...
 
-    async def stuck_sessions(self, before: datetime, limit: int) -> Sequence[StuckSession]:
-        """Sessions in pending_settlement, unchanged since before ``before``."""
+    async def stuck_sessions(
+        self, *, before: datetime, providers: Sequence[str], others: bool, limit: int
+    ) -> Sequence[StuckSession]:
+        """Sessions in pending_settlement, unchanged since before ``before``: of
+        ``providers``, or, with ``others``, of every provider but those."""
 
 
 @dataclass
@@ -81,6 +84,8 @@ class TimeoutReport:
     """How many rounds each action resolved in this pass (close, void, flag)."""
     stuck_sessions: dict[str, int] = field(default_factory=dict)
     """Per provider: sessions in pending_settlement beyond its threshold."""
+    failed: int = 0
+    """Rounds left for the next pass (the database went away, or a bug: logged)."""
 
     @property
     def total(self) -> int:
@@ -114,49 +119,71 @@ class TimeoutService:
     async def policies(self) -> Mapping[str, TimeoutPolicy]:
         return await self.store.timeout_policies()
 
-    async def sweep(self, *, limit: int = 200) -> TimeoutReport:
-        """One pass: each provider's rounds beyond its threshold, then everyone else's."""
-        now = self.clock()
-        policies = await self.store.timeout_policies()
-        report = TimeoutReport()
+    def _groups(
+        self, policies: Mapping[str, TimeoutPolicy]
+    ) -> list[tuple[list[str], bool, TimeoutPolicy]]:
+        """(providers, all others instead, policy): each provider with a policy of its own,
+        then everyone else under the default."""
         groups = [([p], False, policy) for p, policy in sorted(policies.items())]
         groups.append((sorted(policies), True, self.default))
-        for providers, others, policy in groups:
-            before = now - timedelta(seconds=policy.after_seconds)
-            for round_ in await self.store.open_rounds(
-                before=before, providers=providers, others=others, limit=limit
-            ):
-                record, done = await self._resolve(
-                    round_, policy.action, actor=JOB_ACTOR,
-                    reason=f"open beyond {policy.after_seconds}s",
-                )  # fmt: skip
-                if done:
-                    name = record.action.value
-                    report.actions[name] = report.actions.get(name, 0) + 1
-        _, stuck = await self.awaiting_review(limit=1000)
-        for session in stuck:
-            report.stuck_sessions[session.provider] = (
-                report.stuck_sessions.get(session.provider, 0) + 1
-            )
-        if self.observe is not None:
-            self.observe(report)
+        return groups
+
+    async def sweep(self, *, limit: int = 200) -> TimeoutReport:
+        """One pass: each provider's rounds beyond its threshold, then everyone else's. A
+        round that fails is logged and left for the next pass; the others go on."""
+        now = self.clock()
+        report = TimeoutReport()
+        try:
+            policies = await self.store.timeout_policies()
+            for providers, others, policy in self._groups(policies):
+                before = now - timedelta(seconds=policy.after_seconds)
+                for round_ in await self.store.open_rounds(
+                    before=before, providers=providers, others=others, limit=limit
+                ):
+                    try:
+                        record, done = await self._resolve(
+                            round_, policy.action, actor=JOB_ACTOR,
+                            reason=f"open beyond {policy.after_seconds}s",
+                        )  # fmt: skip
+                    except Exception:
+                        log.exception("round timeout left for the next pass",
+                                      extra={"provider": round_.provider,
+                                             "round_id": round_.round_ref})  # fmt: skip
+                        report.failed += 1
+                        continue
+                    if done:
+                        name = record.action.value
+                        report.actions[name] = report.actions.get(name, 0) + 1
+            for session in await self.stuck_sessions(policies, limit=1000):
+                report.stuck_sessions[session.provider] = (
+                    report.stuck_sessions.get(session.provider, 0) + 1
+                )
+        finally:
+            if self.observe is not None:
+                self.observe(report)
         return report
+
+    async def stuck_sessions(
+        self, policies: Mapping[str, TimeoutPolicy] | None = None, *, limit: int = 200
+    ) -> list[StuckSession]:
+        """Sessions in pending_settlement beyond their provider's threshold."""
+        now = self.clock()
+        if policies is None:
+            policies = await self.store.timeout_policies()
+        found: list[StuckSession] = []
+        for providers, others, policy in self._groups(policies):
+            found += await self.store.stuck_sessions(
+                before=now - timedelta(seconds=policy.after_seconds),
+                providers=providers, others=others, limit=limit,
+            )  # fmt: skip
+        return found
 
     async def awaiting_review(
         self, limit: int = 200
     ) -> tuple[Sequence[OpenRound], Sequence[StuckSession]]:
         """Rounds flagged and still open; sessions in pending_settlement beyond their
         provider's threshold."""
-        now = self.clock()
-        policies = await self.store.timeout_policies()
-        shortest = min([self.default.after_seconds, *(p.after_seconds for p in policies.values())])
-        sessions = [
-            s for s in await self.store.stuck_sessions(now - timedelta(seconds=shortest), limit)
-            if s.since <= now - timedelta(
-                seconds=policies.get(s.provider, self.default).after_seconds
-            )
-        ]  # fmt: skip
-        return await self.store.flagged_rounds(limit), sessions
+        return await self.store.flagged_rounds(limit), await self.stuck_sessions(limit=limit)
 
     async def resolve(
         self, provider: str, round_ref: str, action: TimeoutAction, *, actor: str, reason: str
@@ -201,12 +228,7 @@ class TimeoutService:
         done = created
         try:
             if action is TimeoutAction.VOID:
-                for bet, ref in zip(bets, refs, strict=False):
-                    await self.wallet.rollback(Rollback(
-                        tx_id=ref, amount=0, bet_tx_id=bet, player_id=round_.player_id,
-                        currency=round_.currency, provider=round_.provider,
-                        round_id=round_.round_ref, game_code=round_.game_code,
-                    ))  # fmt: skip
+                await self._void(round_, bets)
             if action is not TimeoutAction.FLAG:
                 closed = await self.wallet.end_round(EndRound(
                     tx_id=refs[-1], player_id=round_.player_id, currency=round_.currency,
@@ -215,21 +237,63 @@ class TimeoutService:
                 ))  # fmt: skip
                 done = not closed.replay and closed.outcome == "applied"
         except CroupierError as refused:
-            if strict or refused.retry_class is RetryClass.RETRYABLE:
+            if refused.retry_class is RetryClass.RETRYABLE:
                 raise
             # The round moved on meanwhile (a win came, it closed): a person looks at it.
-            record = TimeoutRecord(
-                provider=round_.provider, round_ref=round_.round_ref,
-                player_id=round_.player_id, action=TimeoutAction.FLAG,
-                reason=f"{action.value} refused: {refused.code}: {refused.message}",
-                actor=actor, at=self.clock(), opened_at=round_.opened_at,
-            )  # fmt: skip
+            record = self._flag(
+                round_, actor, f"{action.value} refused: {refused.code}: {refused.message}"
+            )
             done = await self.store.record_timeout(record)
+            if done:
+                await self._alert(round_, record)
+            if strict:
+                raise
+            return record, done
+        if done and action is TimeoutAction.VOID:
+            state = await self.wallet.round_state(provider_scope(round_.provider),
+                                                  round_.round_ref)  # fmt: skip
+            if state is not None and state.bets_live:
+                # A bet came between the last look and the close: it stands, as a loss.
+                late = self._flag(round_, actor, "a bet arrived while the round was voided: "
+                                  "it stands; review it")  # fmt: skip
+                await self.store.record_timeout(late)
+                await self._alert(round_, late)
         if done:
             await self._alert(round_, record)
         return record, done
 
+    def _flag(self, round_: OpenRound, actor: str, reason: str) -> TimeoutRecord:
+        return TimeoutRecord(
+            provider=round_.provider, round_ref=round_.round_ref, player_id=round_.player_id,
+            action=TimeoutAction.FLAG, reason=reason, actor=actor, at=self.clock(),
+            opened_at=round_.opened_at,
+        )  # fmt: skip
+
+    async def _void(self, round_: OpenRound, bets: Sequence[str]) -> None:
+        """Roll back the listed bets, then any that came meanwhile (looked for once more)."""
+        done: set[str] = set()
+        for _ in range(2):
+            for bet in bets:
+                if bet in done:
+                    continue
+                await self.wallet.rollback(Rollback(
+                    tx_id=tx_ref("void", bet), amount=0, bet_tx_id=bet,
+                    player_id=round_.player_id, currency=round_.currency,
+                    provider=round_.provider, round_id=round_.round_ref,
+                    game_code=round_.game_code,
+                ))  # fmt: skip
+                done.add(bet)
+            bets = await self.store.live_bets(round_.provider, round_.round_ref, round_.player_id)
+
     async def _alert(self, round_: OpenRound, record: TimeoutRecord) -> None:
+        """Log, store and count; a failure to store is logged, never undoes the action."""
+        try:
+            await self._raise_alert(round_, record)
+        except Exception:
+            where = {"provider": round_.provider, "round_id": round_.round_ref}
+            log.exception("round timeout alert not recorded", extra=where)
+
+    async def _raise_alert(self, round_: OpenRound, record: TimeoutRecord) -> None:
         log.warning(
             "round timeout",
             extra={"provider": round_.provider, "round_id": round_.round_ref,

@@ -171,7 +171,7 @@ class WalletService:
         ``session``: the game-session check of a provider call, read with the lock and run
         after the replay lookup, so a repeat of an accepted call answers as it did (rule 1)
         even once its token has expired."""
-        self._validate(cmd)
+        self.validate(cmd)
 
         async def attempt(tx: WalletTransaction) -> Outcome:
             try:
@@ -228,7 +228,7 @@ class WalletService:
             raise outcome
         return outcome
 
-    def _validate(self, cmd: Command) -> None:
+    def validate(self, cmd: Command) -> None:
         """Refuse a malformed command before anything is read or written (rule 11)."""
         check_ref("player_id", cmd.player_id)
         check_ref("reference", cmd.reference)

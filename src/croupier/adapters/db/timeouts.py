@@ -175,12 +175,20 @@ class SqlTimeoutStore:
         )
         return [_record(r) for r in rows]
 
-    async def stuck_sessions(self, before: datetime, limit: int) -> Sequence[StuckSession]:
+    async def stuck_sessions(
+        self, *, before: datetime, providers: Sequence[str], others: bool, limit: int
+    ) -> Sequence[StuckSession]:
+        if not providers and not others:
+            return []
+        args: list[Any] = [before, limit, *providers]
+        which = ""
+        if providers:
+            marks = ", ".join(f"${i}" for i in range(3, 3 + len(providers)))
+            which = f"AND provider {'NOT IN' if others else 'IN'} ({marks}) "
         rows = await self.db.fetch(
-            "SELECT id, provider, player_id, updated_at FROM game_sessions "
-            "WHERE state = 'pending_settlement' AND updated_at < $1 "
+            "SELECT id, provider, player_id, updated_at FROM game_sessions "  # noqa: S608
+            f"WHERE state = 'pending_settlement' AND updated_at < $1 {which}"
             "ORDER BY updated_at LIMIT $2",
-            before,
-            limit,
+            *args,
         )
         return [StuckSession(r[0], r[1], r[2], as_datetime(r[3])) for r in rows]
