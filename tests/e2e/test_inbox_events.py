@@ -553,3 +553,22 @@ async def test_a_round_event_that_cannot_apply_whole_moves_nothing(
     assert (await errors(api))["m1"][1].startswith("INVALID_REQUEST")  # type: ignore[union-attr]
     assert await cash_bonus(api) == (START, 0)  # the bet was not taken either
     assert_ledger_ok(database_url)
+
+
+async def test_a_round_event_reusing_the_id_of_a_refused_bet_is_dead_as_a_mismatch(
+    api: Api, database_url: str
+) -> None:
+    """A bet refused on the wallet API (a blocked player) and an event reusing its id in
+    another game: not a replay of the refusal, not a bet: dead IDEMPOTENCY_MISMATCH."""
+    await api.player("p1", "100.00")
+    _, token = await api.session("p1")
+    await api.wallet.set_blocked("p1", blocked=True)
+    body = {"player_id": "p1", "token": token, "tx_id": "b1", "round_id": "r1",
+            "game_code": "dice", "amount": "1.00", "currency": "EUR"}  # fmt: skip
+    assert (await api.post("bet", body)).json()["error"]["code"] == "PLAYER_BLOCKED"
+    await api.wallet.set_blocked("p1", blocked=False)
+    await deliver(api, event(1, game_code="slots"), "m1")
+    assert await run(api) == {"dead": 1}
+    assert (await errors(api))["m1"][1].startswith("IDEMPOTENCY_MISMATCH")  # type: ignore[union-attr]
+    assert await cash_bonus(api) == (START, 0)
+    assert_ledger_ok(database_url)

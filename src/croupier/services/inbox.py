@@ -43,6 +43,7 @@ from croupier.domain.wallet import (
     Credit,
     EndRound,
     Rollback,
+    TxStatus,
     Win,
     provider_scope,
 )
@@ -435,9 +436,9 @@ class InboxWorker:
             if isinstance(cmd, Credit):
                 raise
             stored = await self.wallet.recorded(cmd)
-            if stored is None or (stored.kind, stored.player_id, stored.currency) != (
-                cmd.kind, cmd.player_id, cmd.currency,
-            ):  # fmt: skip
+            if stored is None or (
+                stored.status, stored.kind, stored.player_id, stored.currency
+            ) != (TxStatus.OK, cmd.kind, cmd.player_id, cmd.currency):  # fmt: skip
                 raise
             if isinstance(cmd, Rollback):
                 same = stored.ref_tx == cmd.bet_tx_id and (
