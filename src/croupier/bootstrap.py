@@ -16,12 +16,14 @@ from croupier.adapters.db.gateway import SqlGatewayStore
 from croupier.adapters.db.inbox import SqlInboxStore
 from croupier.adapters.db.operator import SqlOperatorStore
 from croupier.adapters.db.postgres import PostgresStore
+from croupier.adapters.db.recon import SqlReconStore
 from croupier.adapters.db.runner import SqlRunner
 from croupier.adapters.db.sqlite import SqliteStore
 from croupier.adapters.db.timeouts import SqlTimeoutStore
 from croupier.adapters.providers.native import NativeV1
 from croupier.adapters.redis_nonces import RedisNonceStore
 from croupier.adapters.rule_packs import load_rule_packs
+from croupier.adapters.spill import Spill
 from croupier.adapters.webhook_events import WebhookEventParser
 from croupier.api.alerts import AlertRecorder
 from croupier.api.app import ProviderFastPath, create_app
@@ -31,6 +33,7 @@ from croupier.api.webhooks import webhook_routes
 from croupier.config import Settings
 from croupier.domain.errors import ConfigurationError
 from croupier.domain.money import CurrencyTable, parse_decimal
+from croupier.domain.recon import Row, Thresholds
 from croupier.domain.signals import SignalRules
 from croupier.domain.timeouts import TimeoutAction, TimeoutPolicy
 from croupier.domain.wallet import BonusPolicy
@@ -43,6 +46,7 @@ from croupier.services.operator_keys import OperatorKeyService
 from croupier.services.players import PlayerService
 from croupier.services.ports import WalletStore
 from croupier.services.protection import ProtectionService
+from croupier.services.recon import ReconService
 from croupier.services.sessions import SessionService
 from croupier.services.timeouts import TimeoutService
 from croupier.services.wallet import WalletService
@@ -152,6 +156,7 @@ class Gateway:
     inbox: InboxService
     inbox_worker: InboxWorker
     timeouts: TimeoutService
+    recon: ReconService
 
     def app(self) -> ProviderFastPath:
         operator = OperatorApi(
@@ -176,6 +181,11 @@ class Gateway:
             ],
             on_refusal=self.alerts.refused,
         )
+
+
+def row_spill() -> Spill[Row]:
+    """Reconciliation's sorter: rows by key and line, 100,000 at a time in memory."""
+    return Spill(key=lambda r: (r.key, r.line))
 
 
 @asynccontextmanager
@@ -242,6 +252,13 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
                                           TimeoutAction(settings.round_timeout_action)),
                     clock=wallet.clock, alerts=recorder,
                     observe=lambda r: metrics.observe_timeouts(r.actions, r.stuck_sessions),
+                ),
+                ReconService(
+                    SqlReconStore(cast(SqlRunner, wallet.store)), wallet, spill=row_spill,
+                    clock=wallet.clock, alerts=recorder,
+                    thresholds=Thresholds(settings.recon_alert_rate,
+                                          settings.recon_alert_net_share),
+                    margin=timedelta(hours=settings.recon_margin_hours),
                 ),
             )  # fmt: skip
         finally:

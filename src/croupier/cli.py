@@ -1420,3 +1420,9 @@ def main() -> None:
     except CroupierError as error:
         err_console.print_json(json.dumps({"error": error.to_dict()}))
         sys.exit(1)
+
+
+from croupier.cli_recon import recon_app, reconcile  # noqa: E402 - they use this module's helpers
+
+app.command("reconcile")(reconcile)
+app.add_typer(recon_app, name="recon")

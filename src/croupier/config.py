@@ -116,6 +116,23 @@ class Settings(BaseSettings):
     timeout_poll_seconds: float = Field(
         default=60, gt=0, description="how often `croupier run` looks for rounds left open"
     )
+    recon_margin_hours: int = Field(
+        default=24, ge=0, le=24 * 31,
+        description="ledger rows this far outside a reconciliation period are read too, so "
+        "late arrivals match",
+    )  # fmt: skip
+    recon_alert_rate: float = Field(
+        default=0.001, ge=0, le=1,
+        description="a reconciliation alert when mismatches over rows pass this (0.1%)",
+    )  # fmt: skip
+    recon_alert_net_share: float = Field(
+        default=0.001, ge=0, le=1,
+        description="a reconciliation alert when the net (GGR) difference passes this share "
+        "of the ledger's bets (0.1%)",
+    )  # fmt: skip
+    reports_dir: str = Field(
+        default="var/reports", description="where `croupier reconcile` writes its reports"
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     access_log: bool = Field(default=True, description="one JSON log line per API request")
 

@@ -20,6 +20,7 @@ Tree (code, HTTP status, retry class)::
     |   +-- UnsupportedMediaType                   UNSUPPORTED_MEDIA_TYPE  415 final
     |   +-- RouteNotFound                          ROUTE_NOT_FOUND         404 final
     |   +-- MethodNotAllowed                       METHOD_NOT_ALLOWED      405 final
+    |   +-- FeedInvalid                            FEED_INVALID            422 final
     +-- IdempotencyMismatch                        IDEMPOTENCY_MISMATCH    409 final
     +-- InsufficientFunds                          INSUFFICIENT_FUNDS      402 final
     +-- BalanceOverflow                            BALANCE_OVERFLOW        422 final
@@ -68,6 +69,8 @@ Tree (code, HTTP status, retry class)::
     +-- PlayerExcluded                             PLAYER_EXCLUDED         403 fatal
     |   +-- SelfExcluded                           SELF_EXCLUDED           403 fatal
     |   +-- CoolingOff                             COOLING_OFF             403 final
+    +-- CaseNotFound                               RECON_CASE_NOT_FOUND    404 final
+    +-- CaseTransition                             RECON_CASE_TRANSITION   409 final
     +-- StorageConflict                            STORAGE_CONFLICT        503 retryable
     +-- StorageUnavailable                         STORAGE_UNAVAILABLE     503 retryable
     +-- ConfigurationError                         CONFIGURATION_ERROR     500 fatal
@@ -182,6 +185,14 @@ class MethodNotAllowed(InvalidRequest):
 
     code = "METHOD_NOT_ALLOWED"
     http_status = 405
+
+
+class FeedInvalid(InvalidRequest):
+    """A reconciliation feed with malformed lines; ``details.lines`` lists them (line number
+    and problem). Nothing of it was used."""
+
+    code = "FEED_INVALID"
+    http_status = 422
 
 
 class IdempotencyMismatch(CroupierError):
@@ -537,6 +548,22 @@ class CoolingOff(PlayerExcluded):
     """The player is in a cool-off period."""
 
     code = "COOLING_OFF"
+    retry_class = RetryClass.FINAL
+
+
+class CaseNotFound(CroupierError):
+    """No reconciliation case with that id."""
+
+    code = "RECON_CASE_NOT_FOUND"
+    http_status = 404
+    retry_class = RetryClass.FINAL
+
+
+class CaseTransition(CroupierError):
+    """A reconciliation case cannot move to that status from its own (or is closed)."""
+
+    code = "RECON_CASE_TRANSITION"
+    http_status = 409
     retry_class = RetryClass.FINAL
 
 

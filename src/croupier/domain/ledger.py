@@ -55,6 +55,7 @@ class EntryKind(enum.StrEnum):
     WIN = "win"
     ROLLBACK = "rollback"
     CREDIT = "credit"
+    ADJUSTMENT = "adjustment"
     HOLD_RESERVE = "hold_reserve"
     HOLD_POST = "hold_post"
     HOLD_VOID = "hold_void"

@@ -23,6 +23,8 @@ class AlertKind(enum.StrEnum):
     BIG_WIN = "big_win"
     REFUSAL_BURST = "refusal_burst"
     ROUND_TIMEOUT = "round_timeout"
+    RECON_MISMATCH = "recon_mismatch"
+    """A reconciliation run past its thresholds (mismatch rate, net difference)."""
     """A round left open beyond its provider's threshold: closed, voided or flagged."""
 
 

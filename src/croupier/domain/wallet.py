@@ -37,6 +37,8 @@ class TxKind(enum.StrEnum):
     """Left by a rollback that arrived before its bet; the late bet is refused."""
     CREDIT = "credit"
     """A provider's payment that no bet of the player's earns: a jackpot, a promotion."""
+    ADJUSTMENT = "adjustment"
+    """A correction of reconciliation: money between the player and the provider's account."""
 
 
 class TxStatus(enum.StrEnum):
@@ -208,6 +210,20 @@ class Credit(ProviderCommand):
     @property
     def kind(self) -> TxKind:
         return TxKind.CREDIT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Adjustment(ProviderCommand):
+    """A correction found by reconciliation: ``amount`` moves from the provider's clearing
+    account to the player's cash (``credit``) or back (a debit, never below zero). A new
+    entry of its own, never an edit of history."""
+
+    credit: bool
+    reason: str
+
+    @property
+    def kind(self) -> TxKind:
+        return TxKind.ADJUSTMENT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

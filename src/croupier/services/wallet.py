@@ -51,6 +51,7 @@ from croupier.domain.signals import Alert, AlertKind, SignalRules
 from croupier.domain.wallet import (
     CASHIER_SCOPE,
     MAX_SCOPE_LENGTH,
+    Adjustment,
     Balances,
     Bet,
     BonusGrant,
@@ -846,6 +847,45 @@ class WalletService:
         result = await self._money_call(cmd, decide)
         await self._raise(alerts, result)
         return result
+
+    async def adjust(self, cmd: Adjustment) -> WalletResult:
+        """A reconciliation correction: cash from the provider's clearing account to the
+        player (credit) or back (debit, refused as INSUFFICIENT_FUNDS past the player's
+        cash). Idempotent by its id like every call; no limit or block refuses it."""
+
+        async def decide(tx: WalletTransaction, wallet: PlayerWallet) -> Outcome:
+            if cmd.amount <= 0:
+                raise AmountOutOfRange("an adjustment must be positive")
+            check_ref("reason", cmd.reason)
+            before = wallet.balances
+            if cmd.credit:
+                self._credit_check(before.cash, cmd.amount, cmd.currency)
+            elif cmd.amount > before.cash:
+                raise InsufficientFunds(
+                    f"a debit of {cmd.amount} exceeds the player's cash {before.cash}",
+                    **_bal(wallet),
+                )
+            clearing = await tx.house_account(
+                AccountType.PROVIDER_CLEARING, cmd.provider, cmd.currency
+            )
+            source, target = (clearing, wallet.cash_account)
+            if not cmd.credit:
+                source, target = target, source
+            entry = transfer(
+                EntryKind.ADJUSTMENT, currency=cmd.currency,
+                debits={source: cmd.amount}, credits={target: cmd.amount},
+            )  # fmt: skip
+            sign = 1 if cmd.credit else -1
+            result = WalletResult(
+                transaction_id=0, kind=TxKind.ADJUSTMENT, reference=cmd.tx_id,
+                balances=Balances(cmd.currency, before.cash + sign * cmd.amount, before.bonus,
+                                  before.held),
+                cash_amount=cmd.amount, extra={"credit": cmd.credit, "reason": cmd.reason},
+            )  # fmt: skip
+            write = Write(tx=self._record(cmd, TxStatus.OK, result.to_dict()), entry=entry)
+            return await self._apply(tx, write, result)
+
+        return await self._money_call(cmd, decide)
 
     # -- operator cashier -----------------------------------------------------------------
 

@@ -474,6 +474,87 @@ round_timeouts = Table(
     comment="Every action on a round left open too long, by the job or a person.",
 )
 
+CASE_STATUSES = "status IN ('open', 'auto_resolved', 'in_review', 'escalated', 'resolved')"
+
+recon_mappings = Table(
+    "recon_mappings",
+    metadata,
+    Column("provider", String(64), primary_key=True),
+    Column("mapping", Text, nullable=False, comment="JSON"),
+    Column("updated_at", Ts, nullable=False),
+    comment="How each provider's feed maps to canonical rows.",
+)
+
+recon_runs = Table(
+    "recon_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("provider", String(64), nullable=False),
+    Column("period_start", Ts, nullable=False),
+    Column("period_end", Ts, nullable=False),
+    Column("granularity", String(16), nullable=False),
+    Column("feed_name", String(256), nullable=False),
+    Column("feed_sha256", String(64), nullable=False),
+    Column("mapping_sha256", String(64), nullable=False),
+    Column("report_sha256", String(64), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("created_at", Ts, nullable=False),
+    Column("report", Text, nullable=False, comment="JSON: totals and differences"),
+    Index("ix_recon_runs_provider_id", "provider", "id"),
+    comment="Reconciliation runs, as reported. Append-only.",
+)
+
+recon_differences = Table(
+    "recon_differences",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, ForeignKey("recon_runs.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("key", String(128), nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("amount_difference", BigInteger, nullable=False),
+    Column("detail", Text, nullable=False, comment="JSON: both sides' rows"),
+    Index("ix_recon_differences_run_id", "run_id"),
+    comment="Every difference of a run. Append-only.",
+)
+
+recon_cases = Table(
+    "recon_cases",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("provider", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("key", String(128), nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("player_id", String(128), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("amount_difference", BigInteger, nullable=False),
+    Column("first_run", Id, nullable=False),
+    Column("last_run", Id, nullable=False),
+    Column("opened_at", Ts, nullable=False),
+    Column("updated_at", Ts, nullable=False),
+    CheckConstraint(CASE_STATUSES, name="status_known"),
+    UniqueConstraint("provider", "kind", "key", name="uq_recon_cases_provider_kind_key"),
+    Index("ix_recon_cases_status", "status"),
+    comment="A difference being worked: one per provider, kind and key.",
+)
+
+recon_case_events = Table(
+    "recon_case_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("case_id", Id, ForeignKey("recon_cases.id"), nullable=False),
+    Column("at", Ts, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("from_status", String(16), nullable=True),
+    Column("to_status", String(16), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("run_id", Id, nullable=True),
+    Column("tx_ref", String(128), nullable=True, comment="the correcting wallet transaction"),
+    Index("ix_recon_case_events_case_id", "case_id", "id"),
+    comment="Who did what to a case, when. Append-only.",
+)
+
 APPEND_ONLY_TABLES = (
     "journal_entries",
     "postings",
@@ -483,4 +564,7 @@ APPEND_ONLY_TABLES = (
     "alerts",
     "webhook_rejections",
     "round_timeouts",
+    "recon_runs",
+    "recon_differences",
+    "recon_case_events",
 )
