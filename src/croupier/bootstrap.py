@@ -19,6 +19,7 @@ from croupier.adapters.db.postgres import PostgresStore
 from croupier.adapters.db.recon import SqlReconStore
 from croupier.adapters.db.runner import SqlRunner
 from croupier.adapters.db.sqlite import SqliteStore
+from croupier.adapters.db.stuck import SqlStuckStore
 from croupier.adapters.db.timeouts import SqlTimeoutStore
 from croupier.adapters.providers.native import NativeV1
 from croupier.adapters.redis_nonces import RedisNonceStore
@@ -29,11 +30,12 @@ from croupier.api.alerts import AlertRecorder
 from croupier.api.app import ProviderFastPath, create_app
 from croupier.api.metrics import Metrics
 from croupier.api.operator import OperatorApi
+from croupier.api.recon import ReconApi
 from croupier.api.webhooks import webhook_routes
 from croupier.config import Settings
 from croupier.domain.errors import ConfigurationError
 from croupier.domain.money import CurrencyTable, parse_decimal
-from croupier.domain.recon import Row, Thresholds
+from croupier.domain.recon import Row, Thresholds, pack_row, unpack_row
 from croupier.domain.signals import SignalRules
 from croupier.domain.timeouts import TimeoutAction, TimeoutPolicy
 from croupier.domain.wallet import BonusPolicy
@@ -48,6 +50,7 @@ from croupier.services.ports import WalletStore
 from croupier.services.protection import ProtectionService
 from croupier.services.recon import ReconService
 from croupier.services.sessions import SessionService
+from croupier.services.stuck import StuckService
 from croupier.services.timeouts import TimeoutService
 from croupier.services.wallet import WalletService
 
@@ -157,6 +160,7 @@ class Gateway:
     inbox_worker: InboxWorker
     timeouts: TimeoutService
     recon: ReconService
+    stuck: StuckService
 
     def app(self) -> ProviderFastPath:
         operator = OperatorApi(
@@ -168,6 +172,8 @@ class Gateway:
             protection=self.protection,
             metrics=self.metrics,
             max_body_bytes=self.settings.max_body_bytes,
+            stuck=self.stuck,
+            recon=ReconApi(self.recon, max_feed_bytes=self.settings.recon_max_feed_bytes),
         )
         return create_app(
             [self.native],
@@ -184,8 +190,9 @@ class Gateway:
 
 
 def row_spill() -> Spill[Row]:
-    """Reconciliation's sorter: rows by key and line, 100,000 at a time in memory."""
-    return Spill(key=lambda r: (r.key, r.line))
+    """Reconciliation's sorter: rows by key and line, 100,000 at a time in memory, spilled
+    as plain tuples (ten times cheaper to pickle than the dataclass)."""
+    return Spill(key=lambda r: (r.key, r.line), pack=pack_row, unpack=unpack_row)
 
 
 @asynccontextmanager
@@ -232,6 +239,17 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
             protection=protection, packs=load_rule_packs(wallet.currencies, settings.rules_dir),
             clock=wallet.clock, url_seconds=settings.launch_url_seconds,
         )  # fmt: skip
+        timeouts = TimeoutService(
+            SqlTimeoutStore(cast(SqlRunner, wallet.store)), wallet,
+            default=TimeoutPolicy(settings.round_timeout_seconds,
+                                  TimeoutAction(settings.round_timeout_action)),
+            clock=wallet.clock, alerts=recorder,
+            observe=lambda r: metrics.observe_timeouts(r.actions, r.stuck_sessions),
+        )  # fmt: skip
+        stuck = StuckService(
+            SqlStuckStore(cast(SqlRunner, wallet.store)), timeouts,
+            WebhookEventParser(wallet.currencies), wallet.clock,
+        )  # fmt: skip
         try:
             yield Gateway(
                 settings, wallet, keys, sessions, nonces, native, metrics,
@@ -246,13 +264,7 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
                     policy=RetryPolicy(budget=settings.inbox_retry_budget,
                                        lease_seconds=settings.inbox_lease_seconds),
                 ),
-                TimeoutService(
-                    SqlTimeoutStore(cast(SqlRunner, wallet.store)), wallet,
-                    default=TimeoutPolicy(settings.round_timeout_seconds,
-                                          TimeoutAction(settings.round_timeout_action)),
-                    clock=wallet.clock, alerts=recorder,
-                    observe=lambda r: metrics.observe_timeouts(r.actions, r.stuck_sessions),
-                ),
+                timeouts,
                 ReconService(
                     SqlReconStore(cast(SqlRunner, wallet.store)), wallet, spill=row_spill,
                     clock=wallet.clock, alerts=recorder,
@@ -260,6 +272,7 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
                                           settings.recon_alert_net_share),
                     margin=timedelta(hours=settings.recon_margin_hours),
                 ),
+                stuck,
             )  # fmt: skip
         finally:
             if redis is not None:

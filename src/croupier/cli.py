@@ -1426,3 +1426,7 @@ from croupier.cli_recon import recon_app, reconcile  # noqa: E402 - they use thi
 
 app.command("reconcile")(reconcile)
 app.add_typer(recon_app, name="recon")
+
+from croupier.cli_stuck import stuck  # noqa: E402 - cli_stuck imports from this module
+
+app.command("stuck")(stuck)

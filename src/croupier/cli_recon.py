@@ -4,6 +4,7 @@ reports, and the cases worked from them (docs/reconciliation.md)."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +24,8 @@ from croupier.domain.recon import CaseStatus, Period
 from croupier.services.recon import Case, CaseEvent, RunResult
 
 console = Console()
+ALERT_EXIT = 3
+"""`croupier reconcile`'s exit status when a currency passes the alert thresholds."""
 recon_app = typer.Typer(
     help="Reconciliation: feed mappings, past runs and their reports, and the cases worked "
     "from the differences (docs/reconciliation.md).",
@@ -76,8 +79,10 @@ def reconcile(
 ) -> None:
     """Reconcile a provider's feed for a period against the ledger: a summary table per
     currency (counts, sums, net position, mismatches), reports written for people (HTML) and
-    machines (JSON, CSV). Exit status 1 when a currency passes the alert thresholds (or the
-    feed has malformed lines: nothing is used then), 0 otherwise."""
+    machines (JSON, CSV). Exit status: 0 within the thresholds; 3 when a currency passes the
+    alert thresholds (the run is stored unless --dry-run); 1 on an error (a malformed feed:
+    nothing is used or stored)."""
+    logging.getLogger("croupier.alerts").setLevel(logging.ERROR)  # printed below instead
     try:
         check_provider(provider)
         start = datetime.combine(date.fromisoformat(day), datetime.min.time(), UTC)
@@ -126,7 +131,7 @@ def reconcile(
         for why in result.alerts:
             console.print(f"[bold red]alert[/]: {why}")
     if result.alerts:
-        raise typer.Exit(1)
+        raise typer.Exit(ALERT_EXIT)
 
 
 async def _mapping(gw: Gateway, provider: str, path: Path | None) -> Mapping:
@@ -163,9 +168,12 @@ def _summary(report: dict[str, Any]) -> None:
 @recon_app.command("mapping-set")
 def mapping_set(provider: str, path: Path, database_url: DbOption = None) -> None:
     """Store a provider's feed mapping (TOML or JSON), used when --mapping is not given."""
-    chosen = load_mapping(path) if path.is_file() else None
-    if chosen is None:
-        _fail(InvalidRequest(f"no mapping file {path}", field="mapping"))
+    try:
+        if not path.is_file():
+            raise InvalidRequest(f"no mapping file {path}", field="mapping")
+        chosen = load_mapping(path)
+    except CroupierError as error:
+        _fail(error)
         return
 
     async def use(gw: Gateway) -> None:

@@ -118,17 +118,21 @@ class Settings(BaseSettings):
     )
     recon_margin_hours: int = Field(
         default=24, ge=0, le=24 * 31,
-        description="ledger rows this far outside a reconciliation period are read too, so "
-        "late arrivals match",
+        description="ledger rows this far outside a reconciliation period are read with it "
+        "(late arrivals match in the merge); feed rows still unmatched are looked up by id",
     )  # fmt: skip
     recon_alert_rate: float = Field(
         default=0.001, ge=0, le=1,
-        description="a reconciliation alert when mismatches over rows pass this (0.1%)",
+        description="a reconciliation alert when mismatches over the keys seen pass this (0.1%)",
     )  # fmt: skip
     recon_alert_net_share: float = Field(
         default=0.001, ge=0, le=1,
         description="a reconciliation alert when the net (GGR) difference passes this share "
         "of the ledger's bets (0.1%)",
+    )  # fmt: skip
+    recon_max_feed_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024,
+        description="largest feed accepted by POST /operator/v1/recon/runs (the CLI has none)",
     )  # fmt: skip
     reports_dir: str = Field(
         default="var/reports", description="where `croupier reconcile` writes its reports"

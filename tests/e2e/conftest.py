@@ -19,6 +19,8 @@ import pytest
 from croupier.adapters.db.gateway import SqlGatewayStore
 from croupier.adapters.db.inbox import SqlInboxStore
 from croupier.adapters.db.operator import SqlOperatorStore
+from croupier.adapters.db.recon import SqlReconStore
+from croupier.adapters.db.stuck import SqlStuckStore
 from croupier.adapters.db.timeouts import SqlTimeoutStore
 from croupier.adapters.providers.native import NativeV1
 from croupier.adapters.rule_packs import load_rule_packs
@@ -27,8 +29,9 @@ from croupier.api.alerts import AlertRecorder
 from croupier.api.app import create_app
 from croupier.api.metrics import Metrics
 from croupier.api.operator import OperatorApi
+from croupier.api.recon import ReconApi
 from croupier.api.webhooks import webhook_routes
-from croupier.bootstrap import iso_countries, iso_subdivisions
+from croupier.bootstrap import iso_countries, iso_subdivisions, row_spill
 from croupier.domain import signing
 from croupier.domain.signals import SignalRules
 from croupier.domain.timeouts import TimeoutAction, TimeoutPolicy
@@ -41,7 +44,9 @@ from croupier.services.operator_keys import OperatorKeyService
 from croupier.services.players import PlayerService
 from croupier.services.ports import WalletStore
 from croupier.services.protection import ProtectionService
+from croupier.services.recon import ReconService
 from croupier.services.sessions import SessionService
+from croupier.services.stuck import StuckService
 from croupier.services.timeouts import TimeoutService
 from croupier.services.wallet import WalletService
 from tests.conftest import FakeClock
@@ -79,6 +84,8 @@ class Api:
     alerts: AlertRecorder | None = None
     """Signals at test thresholds: 20 bets a minute, a EUR 40,000 win at 350 times the
     stake, 10 refusals a minute."""
+    stuck: StuckService | None = None
+    """Stuck money, over ``timeouts``' policies and the webhook event parser."""
 
     async def op(
         self,
@@ -186,10 +193,6 @@ async def api(store: WalletStore, wallet: WalletService, clock: FakeClock) -> As
         players=players, catalogue=catalogue, sessions=sessions, keys=keys,
         protection=protection, packs=load_rule_packs(wallet.currencies), clock=clock,
     )  # fmt: skip
-    operator = OperatorApi(
-        keys=operator_keys, players=players, catalogue=catalogue, wallet=wallet,
-        launcher=launcher, protection=protection, metrics=metrics, max_body_bytes=65536,
-    )  # fmt: skip
     recorder = AlertRecorder(
         operator_store, metrics,
         SignalRules(bets_per_minute=20, big_win_amounts={"EUR": 4_000_000},
@@ -210,6 +213,17 @@ async def api(store: WalletStore, wallet: WalletService, clock: FakeClock) -> As
         default=TimeoutPolicy(3600, TimeoutAction.FLAG), clock=clock, alerts=recorder,
         observe=lambda r: metrics.observe_timeouts(r.actions, r.stuck_sessions),
     )  # fmt: skip
+    stuck = StuckService(
+        SqlStuckStore(store), timeouts, WebhookEventParser(wallet.currencies), clock,  # type: ignore[arg-type]
+    )  # fmt: skip
+    recon = ReconService(
+        SqlReconStore(store), wallet, spill=row_spill, clock=clock, alerts=recorder,  # type: ignore[arg-type]
+    )  # fmt: skip
+    operator = OperatorApi(
+        keys=operator_keys, players=players, catalogue=catalogue, wallet=wallet,
+        launcher=launcher, protection=protection, metrics=metrics, max_body_bytes=65536,
+        stuck=stuck, recon=ReconApi(recon, max_feed_bytes=4096),
+    )  # fmt: skip
     app = create_app(
         [native], metrics=metrics, access_log=False, known_provider=keys.known,
         routes=[*operator.routes(), *webhook_routes(inbox, metrics, 65536)],
@@ -224,4 +238,4 @@ async def api(store: WalletStore, wallet: WalletService, clock: FakeClock) -> As
                   key_id=key.key_id, secret=key.secret, players=players, catalogue=catalogue,
                   operator_keys=operator_keys, launcher=launcher, protection=protection,
                   operator_token=operator_token, alerts=recorder, inbox=inbox,
-                  inbox_worker=inbox_worker, timeouts=timeouts)  # fmt: skip
+                  inbox_worker=inbox_worker, timeouts=timeouts, stuck=stuck)  # fmt: skip

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from croupier.domain.errors import CroupierError, InvalidRequest
-from croupier.domain.money import CurrencyTable, parse_decimal
+from croupier.domain.money import CurrencyTable, check_minor, parse_decimal
 from croupier.domain.recon import Kind, Row, Status
 
 TX_FIELDS = ("tx_id", "round_id", "player_id", "kind", "amount", "currency", "at", "status")
@@ -193,8 +193,9 @@ class FeedReader:
                     else:
                         self.errors.add(n, "not an object")
                 return
+            # utf-8-sig: a byte-order mark (spreadsheets write one) is not part of a column.
             text = io.TextIOWrapper(
-                io.BufferedReader(_Hashing(raw, self.sha256)), encoding="utf-8", newline=""
+                io.BufferedReader(_Hashing(raw, self.sha256)), encoding="utf-8-sig", newline=""
             )
             try:
                 if fmt == "csv":
@@ -240,14 +241,14 @@ class FeedReader:
             raise InvalidRequest(f"{column} must be a whole number of {unit} units: {text!r}")
         value = int(text)
         if unit == "minor":
-            return value
+            return check_minor(value, cur)
         scale = int(unit[6:])
         minor, rest = divmod(value * 10**cur.exponent, scale)
         if rest:
             raise InvalidRequest(
                 f"{column} {text} in 1/{scale} is finer than {currency}'s precision"
             )
-        return int(minor)
+        return check_minor(int(minor), cur)
 
     def _time(self, text: str, column: str) -> datetime:
         fmt = self.mapping.time_format

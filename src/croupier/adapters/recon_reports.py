@@ -59,7 +59,7 @@ def render_html(report: dict[str, Any]) -> str:
         ),
         f"<h1>{e(title)}</h1>",
         (
-            f"<p>Run {e(str(report.get('run_id', 'dry run (not stored)')))}; feed "
+            f"<p>Run {e(str(report.get('run_id') or 'none: a dry run, not stored'))}; feed "
             f"{e(report['feed']['name'])} (SHA-256 {e(report['feed']['sha256'][:16])}…); "
             f"report SHA-256 {e(report['report_sha256'][:16])}…</p>"
         ),

@@ -22,6 +22,8 @@ from starlette.routing import BaseRoute, Route
 
 from croupier.api.app import CORRELATION_HEADER, correlation_id_of, error_body, read_limited
 from croupier.api.metrics import Metrics
+from croupier.api.recon import ReconApi
+from croupier.api.stuck import render_stuck
 from croupier.domain.catalogue import (
     CatalogueProvider,
     Game,
@@ -44,6 +46,7 @@ from croupier.services.operator_keys import OperatorKeyService
 from croupier.services.operator_ports import Exclusion, RoundView, TxView
 from croupier.services.players import MAX_PAGE, PlayerInput, PlayerService, PlayerUpdate
 from croupier.services.protection import ProtectionService
+from croupier.services.stuck import StuckService
 from croupier.services.wallet import WalletService
 
 log = logging.getLogger("croupier.operator")
@@ -356,7 +359,7 @@ class Renderer:
 
 # -- routes --------------------------------------------------------------------------------
 
-Handler = Callable[[Request], Awaitable[tuple[int, Any]]]
+Handler = Callable[[Request], Awaitable[tuple[int, Any] | Response]]
 
 
 class OperatorApi:
@@ -373,8 +376,16 @@ class OperatorApi:
         protection: ProtectionService,
         metrics: Metrics,
         max_body_bytes: int,
+        stuck: StuckService | None = None,
+        recon: ReconApi | None = None,
     ) -> None:
+        self.recon = recon
+        """Reconciliation's routes (``/recon/...``); they exist only with it."""
+        if recon is not None:
+            recon.read_body = self._body
         self.launcher = launcher
+        self.stuck = stuck
+        """The stuck-money report (``GET /stuck``); the route exists only with it."""
         self.protection = protection
         self.keys = keys
         self.players = players
@@ -412,6 +423,10 @@ class OperatorApi:
             ("PUT", "/catalogue/games/{provider}/{game}", "catalogue:write", self.put_game),
             ("PATCH", "/catalogue/games/{provider}/{game}", "catalogue:write", self.patch_game),
         ]
+        if self.stuck is not None:
+            table = [*table, ("GET", "/stuck", "history:read", self.stuck_report)]
+        if self.recon is not None:
+            table = [*table, *self.recon.table()]
         by_path: dict[str, list[tuple[str, Callable[[Request], Awaitable[Response]]]]] = {}
         for method, route, scope, handler in table:
             by_path.setdefault(route, []).append((method, self._endpoint(scope, handler)))
@@ -426,7 +441,10 @@ class OperatorApi:
             try:
                 key = await self.keys.authenticate(request.headers.get("authorization"), scope)
                 request.state.actor = f"operator:{key.key_id}"
-                status, payload = await handler(request)
+                answer = await handler(request)
+                if isinstance(answer, Response):  # a page for people (an HTML report)
+                    return answer
+                status, payload = answer
                 body = orjson.dumps(payload)
             except CroupierError as error:
                 status = error.http_status
@@ -640,6 +658,18 @@ class OperatorApi:
         return 200, {"items": items, "next_before": str(rows[-1][0]) if more and rows else None}
 
     # -- history
+
+    async def stuck_report(self, request: Request) -> tuple[int, Any]:
+        """What is stuck and since when: open holds, old open rounds, sessions in
+        pending_settlement, dead webhooks; totals per currency. ``limit`` (1 to 1000,
+        default 200): items listed per category."""
+        assert self.stuck is not None  # noqa: S101 - the route exists only with it
+        value = request.query_params.get("limit", "200")
+        limit = int(value) if value.isascii() and value.isdigit() and len(value) <= 4 else 0
+        if not 1 <= limit <= 1000:
+            raise InvalidRequest("limit must be a whole number from 1 to 1000", field="limit")
+        report = await self.stuck.report(limit=limit)
+        return 200, render_stuck(report, self.wallet.currencies)
 
     async def player_txs(self, request: Request) -> tuple[int, Any]:
         before, limit = _page(request)

@@ -13,9 +13,9 @@ match, reported as ``outside_period`` for information, never as missing.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
@@ -81,6 +81,21 @@ class Row:
     """Feed rows: the line of the file (1 is the first data line)."""
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def pack_row(row: Row) -> tuple[Any, ...]:
+    """A row as a plain tuple (time in whole microseconds since the epoch, exact)."""
+    return (row.key, row.kind.value, row.amount, row.currency, (row.at - _EPOCH) // _MICROSECOND,
+            row.status.value, row.player_id, row.round_id, row.win, row.line)  # fmt: skip
+
+
+def unpack_row(t: tuple[Any, ...]) -> Row:
+    return Row(t[0], Kind(t[1]), t[2], t[3], _EPOCH + t[4] * _MICROSECOND, Status(t[5]), t[6],
+               t[7], t[8], t[9])  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Difference:
     kind: DiffKind
@@ -140,8 +155,8 @@ def compare(feed: Row, ledger: Row, period: Period) -> list[Difference]:
     if feed.status is not ledger.status:
         diff(DiffKind.STATUS_MISMATCH, f"feed {feed.status}, ledger {ledger.status}")
     elif feed.status is Status.OK and (feed.amount, feed.win) != (ledger.amount, ledger.win):
-        what = "stakes and wins" if feed.kind is Kind.ROUND else "amount"
-        diff(DiffKind.AMOUNT_MISMATCH, f"{what} differ")
+        what = "stakes and wins differ" if feed.kind is Kind.ROUND else "amount differs"
+        diff(DiffKind.AMOUNT_MISMATCH, what)
     if feed.at not in period or ledger.at not in period:
         diff(DiffKind.OUTSIDE_PERIOD, "matched across the period's edge")
     return found
@@ -255,8 +270,10 @@ class CurrencyTotals:
 
     @property
     def mismatch_rate(self) -> float:
-        """Mismatches over the larger side's rows (a ratio for people, never money)."""
-        return self.mismatches / max(self.feed.rows, self.ledger.rows, 1)
+        """Mismatches over the keys seen on either side (the feed's rows and the ledger's
+        rows it lacks): at most 1. A ratio for people, never money."""
+        keys = self.feed.rows + self.differences.get(DiffKind.MISSING_IN_FEED.value, 0)
+        return min(1.0, self.mismatches / max(keys, 1))
 
     @property
     def net_difference(self) -> int:
@@ -271,13 +288,16 @@ class Thresholds:
     """|feed net - ledger net| over the ledger's bets (0.1%)."""
 
 
-def breaches(totals: CurrencyTotals, thresholds: Thresholds) -> list[str]:
-    """Why this currency's result calls for an alert (empty: it does not)."""
+def breaches(
+    totals: CurrencyTotals, thresholds: Thresholds, money: Callable[[int], str] = str
+) -> list[str]:
+    """Why this currency's result calls for an alert (empty: it does not); ``money``
+    writes an amount of minor units for people (default: the integer)."""
     why = []
     if totals.mismatch_rate > thresholds.rate:
         why.append(f"mismatch rate {totals.mismatch_rate:.4%} over {thresholds.rate:.4%}")
     if abs(totals.net_difference) > thresholds.net_share * max(totals.ledger.bets, 1):
-        why.append(f"net difference {totals.net_difference} minor units over "
+        why.append(f"net difference {money(totals.net_difference)} over "
                    f"{thresholds.net_share:.4%} of the ledger's bets")  # fmt: skip
     return why
 
@@ -307,7 +327,8 @@ CASE_MOVES: dict[CaseStatus, frozenset[CaseStatus]] = {
     CaseStatus.AUTO_RESOLVED: frozenset({CaseStatus.OPEN}),
     CaseStatus.RESOLVED: frozenset({CaseStatus.OPEN}),
 }
-"""Allowed moves; a closed case is reopened (``open``) when its difference is found again."""
+"""Allowed moves. A case auto_resolved whose difference comes back is reopened (``open``)
+by the run; one a person resolved stays resolved (the run is noted in its history)."""
 
 AUTO_RESOLVABLE = frozenset(
     {DiffKind.MISSING_IN_LEDGER, DiffKind.MISSING_IN_FEED, DiffKind.STATUS_MISMATCH}

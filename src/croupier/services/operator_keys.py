@@ -28,6 +28,8 @@ SCOPES = {
     "launch": "launch games for players (and in demo mode)",
     "protection": "start cool-offs and self-exclusions, set limits",
     "history:read": "read transaction, round and session history, and alerts",
+    "recon:read": "read reconciliation runs, reports and cases",
+    "recon:write": "run reconciliations, move and correct their cases",
 }
 """Every scope an operator key may hold, and what it allows."""
 

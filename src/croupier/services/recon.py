@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from croupier.domain.errors import CaseNotFound, CaseTransition, FeedInvalid, InvalidRequest
@@ -74,6 +75,9 @@ class RowSpill(Protocol):
 
     def sorted(self) -> Iterator[Row]: ...
 
+    def close(self) -> None:
+        """Drop what was added, releasing any temporary file."""
+
 
 @dataclass(frozen=True, slots=True)
 class Case:
@@ -122,9 +126,10 @@ class ReconStore(Protocol):
         self, provider: str, keys: Sequence[str], *, rounds: bool
     ) -> Sequence[Row]: ...
 
-    async def save_run(self, run: dict[str, Any], now: datetime) -> int: ...
-
-    async def save_differences(self, run_id: int, differences: Sequence[Difference]) -> None: ...
+    async def save_run(
+        self, run: dict[str, Any], differences: Sequence[Difference], now: datetime
+    ) -> int:
+        """The run and its differences, in one transaction: all stored, or none."""
 
     async def run_report(self, run_id: int) -> dict[str, Any] | None: ...
 
@@ -136,8 +141,16 @@ class ReconStore(Protocol):
     async def find_case(self, provider: str, kind: str, key: str) -> Case | None: ...
 
     async def insert_case(
-        self, provider: str, difference: Difference, player_id: str, run_id: int, now: datetime
-    ) -> int: ...
+        self,
+        provider: str,
+        difference: Difference,
+        player_id: str,
+        run_id: int,
+        *,
+        now: datetime,
+        actor: str = "reconciliation",
+    ) -> int:
+        """A new open case, its opening event by ``actor`` (who ran the run)."""
 
     async def touch_case(self, case_id: int, run_id: int, amount: int, now: datetime) -> None: ...
 
@@ -220,8 +233,9 @@ class ReconService:
         # refuses it before a single row is used.
         feed_spill = self.spill()
         for row in _counted(feed.rows(), "feed", progress):
-            feed_spill.add(row)
+            feed_spill.add(_style(row, rollbacks))
         if feed.error_count:
+            feed_spill.close()
             raise FeedInvalid(
                 f"the feed has {feed.error_count} malformed lines; nothing was used",
                 lines=feed.error_lines, count=feed.error_count,
@@ -252,18 +266,15 @@ class ReconService:
             if pair.ledger is not None and (pair.feed or pair.ledger.at in period):
                 side(pair.ledger.currency).ledger.add(pair.ledger)
             differences += found
-            self._clear(live, pair.key, found, cleared)
-        for batch in _batches(unmatched, LOOKUP_BATCH):
-            known = {r.key: r for r in await self.store.ledger_lookup(
-                provider, [r.key for r in batch], rounds=rounds)}  # fmt: skip
-            for row in batch:
-                ledger_row = known.get(row.key)
-                if ledger_row is not None:
-                    ledger_row = _style(ledger_row, rollbacks)
-                    side(ledger_row.currency).ledger.add(ledger_row)
-                found = classify(_pair(row, ledger_row), period)
-                differences += found
-                self._clear(live, row.key, found, cleared)
+            if pair.feed:  # only a key this feed reports can clear a case
+                self._clear(live, pair.key, found, cleared)
+        # Feed rows the merge left alone may match a ledger row of another day: by id.
+        for row, ledger_row in await self._lookup(provider, unmatched, rounds, rollbacks):
+            if ledger_row is not None:
+                side(ledger_row.currency).ledger.add(ledger_row)
+            found = classify(_pair(row, ledger_row), period)
+            differences += found
+            self._clear(live, row.key, found, cleared)
         for difference in differences:
             counts = side(difference.currency).differences
             counts[difference.kind.value] = counts.get(difference.kind.value, 0) + 1
@@ -271,9 +282,9 @@ class ReconService:
         report = self._report(provider, period, granularity=granularity, feed=feed,
                               feed_name=feed_name, mapping_sha256=mapping_sha256,
                               totals=totals, differences=differences)  # fmt: skip
-        why = {cur: breaches(t, self.thresholds) for cur, t in sorted(totals.items())}
-        result = RunResult(report, None, differences,
-                           [f"{cur}: {w}" for cur, ws in why.items() for w in ws])  # fmt: skip
+        result = RunResult(report, None, differences, [
+            f"{cur}: {why}" for cur, t in report["currencies"].items() for why in t["alerts"]
+        ])  # fmt: skip
         if dry_run:
             return result
         progress("store", len(differences))
@@ -283,9 +294,8 @@ class ReconService:
              "granularity": granularity, "feed_name": feed_name, "feed_sha256": feed.digest,
              "mapping_sha256": mapping_sha256, "actor": actor, "report": report,
              "dry_run": False},
-            now,
+            differences, now,
         )  # fmt: skip
-        await self.store.save_differences(run_id, differences)
         await self._cases(provider, run_id, differences=differences, cleared=cleared,
                           actor=actor, now=now)  # fmt: skip
         result.run_id = run_id
@@ -296,6 +306,16 @@ class ReconService:
                  "reasons": result.alerts},
             )])  # fmt: skip
         return result
+
+    async def _lookup(
+        self, provider: str, rows: Sequence[Row], rounds: bool, rollbacks: str
+    ) -> list[tuple[Row, Row | None]]:
+        found: list[tuple[Row, Row | None]] = []
+        for batch in _batches(rows, LOOKUP_BATCH):
+            known = {r.key: _style(r, rollbacks) for r in await self.store.ledger_lookup(
+                provider, [r.key for r in batch], rounds=rounds)}  # fmt: skip
+            found += [(row, known.get(row.key)) for row in batch]
+        return found
 
     async def _ledger(
         self, provider: str, period: Period, rounds: bool, rollbacks: str, progress: Progress
@@ -343,15 +363,23 @@ class ReconService:
             if not difference.kind.counts_as_mismatch:
                 continue
             case = await self.store.find_case(provider, difference.kind.value, difference.key)
-            player = (difference.feed or difference.ledger).player_id  # type: ignore[union-attr]
+            player = (difference.ledger or difference.feed).player_id  # type: ignore[union-attr]
             if case is None:
-                await self.store.insert_case(provider, difference, player, run_id, now)
+                await self.store.insert_case(provider, difference, player, run_id, now=now,
+                                              actor=actor)  # fmt: skip
                 continue
             await self.store.touch_case(case.id, run_id, difference.amount_difference, now)
-            if case.status.is_closed:
+            # A self-resolution that did not hold is reopened; a person's decision (resolved,
+            # a correction made) stands, and the run is noted in its history.
+            if case.status is CaseStatus.AUTO_RESOLVED:
                 await self.store.move_case(case.id, case.status, CaseEvent(
                     case.id, now, actor, case.status, CaseStatus.OPEN,
                     f"found again in run {run_id}", run_id,
+                ))  # fmt: skip
+            elif case.status is CaseStatus.RESOLVED:
+                await self.store.add_case_event(CaseEvent(
+                    case.id, now, actor, case.status, case.status,
+                    f"found again in run {run_id}; resolved by a person, it stands", run_id,
                 ))  # fmt: skip
         for case in cleared:
             await self.store.move_case(case.id, case.status, CaseEvent(
@@ -376,19 +404,20 @@ class ReconService:
                 "mismatches": t.mismatches,
                 "mismatch_rate": f"{t.mismatch_rate:.6f}",
                 "net_difference": money(t.net_difference, cur),
-                "alerts": breaches(t, self.thresholds),
+                "alerts": breaches(t, self.thresholds, partial(self._money, currency=cur)),
             }  # fmt: skip
-        body = {
+        body: dict[str, Any] = {
             "provider": provider,
             "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
             "granularity": granularity,
-            "feed": {"name": feed_name, "sha256": feed.digest, "ignored_lines": feed.ignored},
+            "feed": {"sha256": feed.digest, "ignored_lines": feed.ignored},
             "mapping_sha256": mapping_sha256,
             "currencies": currencies,
             "differences": [self._diff_dict(d) for d in differences],
         }
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         body["report_sha256"] = hashlib.sha256(text.encode()).hexdigest()
+        body["feed"]["name"] = feed_name  # what the file was called is not an input
         return body
 
     def _money(self, minor: int, currency: str) -> str:
@@ -441,21 +470,30 @@ class ReconService:
         """Correct the ledger for a case: an adjustment between the player's cash and the
         provider's clearing account, through the wallet (idempotent per case), then the case
         resolved with the adjustment's id in its history."""
-        case, _ = await self.get_case(case_id)
+        case, events = await self.get_case(case_id)
+        if not note.strip() or len(note) > 1000:
+            raise InvalidRequest("a note of 1 to 1000 characters is required", field="note")
+        ref = f"recon:case:{case_id}:adjustment"
+        adjustment = Adjustment(
+            tx_id=ref, provider=case.provider, player_id=case.player_id,
+            currency=case.currency, amount=amount, credit=credit,
+            reason=f"reconciliation case {case_id}",
+        )  # fmt: skip
         if case.status.is_closed:
+            if any(e.tx_ref == ref for e in events):
+                # Corrected already (a retry after a timeout): the same adjustment replays,
+                # another amount or direction is IDEMPOTENCY_MISMATCH; the case stays as is.
+                await self.wallet.adjust(adjustment)
+                return case
             raise CaseTransition(f"case {case_id} is {case.status}; reopen it first",
                                  case_id=case_id)  # fmt: skip
         if not case.player_id:
             raise CaseTransition(f"case {case_id} names no player to adjust", case_id=case_id)
-        ref = f"recon:case:{case_id}:adjustment"
-        await self.wallet.adjust(Adjustment(
-            tx_id=ref, provider=case.provider, player_id=case.player_id,
-            currency=case.currency, amount=amount, credit=credit,
-            reason=f"reconciliation case {case_id}",
-        ))  # fmt: skip
+        await self.wallet.adjust(adjustment)
+        money = self._money(amount, case.currency)
         event = CaseEvent(case_id, self.clock(), actor, case.status, CaseStatus.RESOLVED,
-                          f"corrected: {'credit' if credit else 'debit'} {amount}: {note}",
-                          tx_ref=ref)  # fmt: skip
+                          f"corrected: {'credit' if credit else 'debit'} {money} "
+                          f"{case.currency}: {note}", tx_ref=ref)  # fmt: skip
         if not await self.store.move_case(case_id, case.status, event):
             raise CaseTransition(f"case {case_id} changed meanwhile; the adjustment {ref} "
                                  "stands (a retry replays it)", case_id=case_id)  # fmt: skip
@@ -478,7 +516,8 @@ def _kept(row: Row, rollbacks: str) -> bool:
 
 
 def _style(row: Row, rollbacks: str) -> Row:
-    """With rollbacks as rows of their own, a rolled-back bet is still an accepted bet."""
+    """With rollbacks as rows of their own, a rolled-back bet is still an accepted bet (on
+    either side: its refund is counted once, as its rollback row)."""
     if rollbacks == "rows" and row.status is Status.ROLLED_BACK:
         return Row(row.key, row.kind, row.amount, row.currency, row.at, Status.OK,
                    row.player_id, row.round_id, row.win, row.line)  # fmt: skip

@@ -142,29 +142,29 @@ class SqlReconStore:
 
     # -- runs -----------------------------------------------------------------------------
 
-    async def save_run(self, run: dict[str, Any], now: datetime) -> int:
+    async def save_run(
+        self, run: dict[str, Any], differences: Sequence[Difference], now: datetime
+    ) -> int:
         report = run["report"]
-        rows = await self.db.fetch(
-            "INSERT INTO recon_runs (provider, period_start, period_end, granularity, "
-            "feed_name, feed_sha256, mapping_sha256, report_sha256, actor, created_at, "
-            "report) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-            run["provider"], run["period_start"], run["period_end"], run["granularity"],
-            run["feed_name"][:256], run["feed_sha256"], run["mapping_sha256"],
-            report["report_sha256"], run["actor"][:128], now,
-            orjson.dumps(report).decode(),
-        )  # fmt: skip
-        return int(rows[0][0])
-
-    async def save_differences(self, run_id: int, differences: Sequence[Difference]) -> None:
-        for i in range(0, len(differences), 500):
-            async with self.db.unit() as unit:
-                for d in differences[i : i + 500]:
-                    await unit.execute(
-                        "INSERT INTO recon_differences (run_id, kind, key, currency, "
-                        "amount_difference, detail) VALUES ($1, $2, $3, $4, $5, $6)",
-                        run_id, d.kind.value, d.key[:128], d.currency, d.amount_difference,
-                        orjson.dumps(d.to_dict(), default=str).decode(),
-                    )  # fmt: skip
+        async with self.db.unit() as unit:
+            rows = await unit.fetch(
+                "INSERT INTO recon_runs (provider, period_start, period_end, granularity, "
+                "feed_name, feed_sha256, mapping_sha256, report_sha256, actor, created_at, "
+                "report) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                run["provider"], run["period_start"], run["period_end"], run["granularity"],
+                run["feed_name"][:256], run["feed_sha256"], run["mapping_sha256"],
+                report["report_sha256"], run["actor"][:128], now,
+                orjson.dumps(report).decode(),
+            )  # fmt: skip
+            run_id = int(rows[0][0])
+            for d in differences:
+                await unit.execute(
+                    "INSERT INTO recon_differences (run_id, kind, key, currency, "
+                    "amount_difference, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+                    run_id, d.kind.value, d.key[:128], d.currency, d.amount_difference,
+                    orjson.dumps(d.to_dict(), default=str).decode(),
+                )  # fmt: skip
+        return run_id
 
     async def run_report(self, run_id: int) -> dict[str, Any] | None:
         rows = await self.db.fetch(
@@ -212,7 +212,14 @@ class SqlReconStore:
         return _case(rows[0]) if rows else None
 
     async def insert_case(
-        self, provider: str, difference: Difference, player_id: str, run_id: int, now: datetime
+        self,
+        provider: str,
+        difference: Difference,
+        player_id: str,
+        run_id: int,
+        *,
+        now: datetime,
+        actor: str = "reconciliation",
     ) -> int:
         async with self.db.unit() as unit:
             rows = await unit.fetch(
@@ -224,7 +231,7 @@ class SqlReconStore:
             )  # fmt: skip
             case_id = int(rows[0][0])
             await self._event(unit, CaseEvent(
-                case_id, now, "reconciliation", None, CaseStatus.OPEN,
+                case_id, now, actor, None, CaseStatus.OPEN,
                 f"{difference.kind.value}: {difference.detail}", run_id,
             ))  # fmt: skip
         return case_id

@@ -90,6 +90,11 @@ class SqlTimeoutStore:
         rows = await self.db.fetch(
             f"SELECT {ROUND_COLUMNS} FROM rounds r "  # noqa: S608 - placeholders only
             "WHERE r.status = 'open' AND r.opened_at < $1 AND r.scope LIKE 'provider:%' "
+            # A round holding no money is left alone, unless the job began an action on it
+            # (a void that died before its close).
+            "AND (r.bets_live > 0 OR r.win_count > 0 OR EXISTS (SELECT 1 FROM round_timeouts "
+            "j WHERE j.provider = substr(r.scope, 10) AND j.round_ref = r.round_ref "
+            "AND j.action <> 'flag')) "
             f"{which}"
             "AND NOT EXISTS (SELECT 1 FROM round_timeouts t WHERE t.provider = "
             "substr(r.scope, 10) AND t.round_ref = r.round_ref AND t.action = 'flag') "
