@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -20,7 +20,7 @@ from croupier.bootstrap import Gateway
 from croupier.domain.catalogue import check_provider
 from croupier.domain.errors import CroupierError, InvalidRequest
 from croupier.domain.money import parse_decimal
-from croupier.domain.recon import CaseStatus, Period
+from croupier.domain.recon import CaseStatus, period_of
 from croupier.services.recon import Case, CaseEvent, RunResult
 
 console = Console()
@@ -85,16 +85,12 @@ def reconcile(
     logging.getLogger("croupier.alerts").setLevel(logging.ERROR)  # printed below instead
     try:
         check_provider(provider)
-        start = datetime.combine(date.fromisoformat(day), datetime.min.time(), UTC)
-    except ValueError:
-        _fail(InvalidRequest("--date is YYYY-MM-DD", field="date"))
-        return
+        period = period_of(day, days)
+        if not feed.is_file():
+            raise InvalidRequest(f"no feed file {feed}", field="feed")
     except CroupierError as error:
         _fail(error)
         return
-    if not feed.is_file():
-        _fail(InvalidRequest(f"no feed file {feed}", field="feed"))
-    period = Period(start, start + timedelta(days=days))
 
     async def use(gw: Gateway) -> tuple[RunResult, Path]:
         chosen = await _mapping(gw, provider, mapping)
@@ -203,7 +199,7 @@ def runs(
     table = Table("run_id", "provider", "period_start", "feed_name", "report_sha256", "actor",
                   "created_at", title="Reconciliation runs")  # fmt: skip
     for r in rows:
-        table.add_row(str(r["run_id"]), r["provider"], r["period_start"], r["feed_name"],
+        table.add_row(str(r["run_id"]), r["provider"], r["period_start"], escape(r["feed_name"]),
                       r["report_sha256"][:16], r["actor"], r["created_at"])  # fmt: skip
     console.print(table)
 
@@ -272,7 +268,7 @@ def cases(
              "amount_difference", "last_run")  # fmt: skip
     table = Table(*names, title="Reconciliation cases")
     for r in rows:
-        table.add_row(*(str(r[n]) for n in names))
+        table.add_row(*(escape(str(r[n])) for n in names))  # keys come from feeds
     console.print(table)
 
 

@@ -8,6 +8,7 @@ import json
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from croupier.api.stuck import render_stuck
@@ -104,7 +105,7 @@ def stuck(
         names, rows = _rows(category, items)
         table = Table(*names, title=title)
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(escape(cell) for cell in row))  # ids come from providers
         console.print(table)
         if found["truncated"][category]:
             count = sum(t["count"] for t in totals[category].values())

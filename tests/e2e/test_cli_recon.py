@@ -286,7 +286,10 @@ def test_a_malformed_feed_exits_1_naming_its_lines_and_stores_nothing(day: Path)
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--date", "2026-13-01"], "--date is YYYY-MM-DD"),
+        (["--date", "2026-13-01"], "no such day: 2026-13-01"),
+        (["--date", "2026-02-30"], "no such day"),
+        (["--date", "20261120"], "a date is YYYY-MM-DD"),
+        (["--date", "9999-12-31"], "from 2000 to 9000"),
         (["--provider", "no spaces"], "INVALID_REQUEST"),
     ],
 )

@@ -120,3 +120,11 @@ async def test_reconciliation_needs_its_scopes(api: Api) -> None:
     assert (await api.op("GET", "/recon/cases", token=reader)).status_code == 200
     _, other = await api.operator_keys.add(["history:read"], "history")
     assert (await api.op("GET", "/recon/runs", token=other)).status_code == 403
+
+
+async def test_odd_dates_are_refused_not_a_500(api: Api) -> None:
+    for query in ("date=9999-12-31", "date=0001-01-01", "date=2026-02-30", "date=20261120",
+                  "date=2026-11-20&days=32", "date=2026-11-20&days=x"):  # fmt: skip
+        r = await api.op("POST", f"/recon/runs?provider=acme&{query}", feed([]),
+                         headers={"content-type": "text/csv"})  # fmt: skip
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "INVALID_REQUEST"), query

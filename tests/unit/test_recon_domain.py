@@ -191,7 +191,7 @@ def test_currency_mismatch_is_reported_alone() -> None:
     feed = row("a", amount=999, currency="USD", status=Status.FAILED, line=1)
     [d] = classify(pair([feed], row("a", amount=100)), PERIOD)
     assert d.kind is DiffKind.CURRENCY_MISMATCH
-    assert d.currency == "USD"
+    assert d.currency == "EUR"  # the ledger's: the player's wallet, where a correction goes
     assert d.detail == "feed USD, ledger EUR"
 
 
@@ -545,7 +545,8 @@ def test_one_changed_row_gives_exactly_one_difference_of_its_kind(
         "amount": delta if target.kind is Kind.BET else -delta,
     }  # fmt: skip
     expected_money = {
-        "drop_from_feed": -target.amount, "drop_from_ledger": target.amount, "duplicate": 0,
+        "drop_from_feed": -target.amount, "drop_from_ledger": target.amount,
+        "duplicate": target.amount,  # all the repeated line's money
         "status": -target.amount, "late_ledger": 0, "amount": delta,
     }  # fmt: skip
     if how == "currency":  # the feed counts the row in another currency

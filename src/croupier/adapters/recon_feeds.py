@@ -36,6 +36,7 @@ from typing import Any
 from croupier.domain.errors import CroupierError, InvalidRequest
 from croupier.domain.money import CurrencyTable, check_minor, parse_decimal
 from croupier.domain.recon import Kind, Row, Status
+from croupier.domain.wallet import check_ref
 
 TX_FIELDS = ("tx_id", "round_id", "player_id", "kind", "amount", "currency", "at", "status")
 ROUND_FIELDS = ("round_id", "player_id", "currency", "at", "bet", "win", "status")
@@ -230,7 +231,10 @@ class FeedReader:
             return ""
         if not isinstance(value, str | int) or isinstance(value, bool):
             raise InvalidRequest(f"{column} is not text or an integer")
-        return str(value)
+        text = str(value)
+        if name in ("tx_id", "round_id", "player_id"):
+            check_ref(column, text)  # an id as the ledger keeps it: 128 bytes, no controls
+        return text
 
     def _amount(self, text: str, currency: str, column: str) -> int:
         cur = self.currencies.get_currency(currency)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 CSV_COLUMNS = ("kind", "key", "currency", "amount_difference", "feed_line", "feed_kind",
                "feed_amount", "feed_status", "feed_at", "ledger_kind", "ledger_amount",
                "ledger_status", "ledger_at", "player_id", "round_id", "detail")  # fmt: skip
@@ -32,7 +34,20 @@ def write_reports(report: dict[str, Any], directory: Path) -> dict[str, Path]:
     return paths
 
 
+def _cell(value: Any) -> Any:
+    """A spreadsheet runs a cell that starts with = + - @ as a formula: text from a feed
+    that does is written with a leading apostrophe (shown as text, not run)."""
+    risky = isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r")
+    if risky and not _NUMBER.fullmatch(value):  # a negative amount is a number, no formula
+        return "'" + value
+    return value
+
+
 def _csv_row(d: dict[str, Any]) -> list[Any]:
+    return [_cell(v) for v in _raw_row(d)]
+
+
+def _raw_row(d: dict[str, Any]) -> list[Any]:
     feed, ledger = d.get("feed") or {}, d.get("ledger") or {}
     either = feed or ledger
     return [

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +18,7 @@ from croupier.adapters.recon_reports import render_html
 from croupier.domain.catalogue import check_provider
 from croupier.domain.errors import InvalidRequest, PayloadTooLarge, TransactionNotFound
 from croupier.domain.money import parse_decimal
-from croupier.domain.recon import CaseStatus, Period
+from croupier.domain.recon import CaseStatus, period_of
 from croupier.services.recon import Case, CaseEvent, ReconService
 
 Handler = Any
@@ -91,15 +90,10 @@ class ReconApi:
         """The body is the feed (as the provider's stored mapping reads it); query:
         provider, date (YYYY-MM-DD), days (1), dry_run (false)."""
         provider = check_provider(request.query_params.get("provider", ""))
-        try:
-            day = date.fromisoformat(request.query_params.get("date", ""))
-        except ValueError:
-            raise InvalidRequest("date is YYYY-MM-DD", field="date") from None
-        days = _int(request, "days", 1, 1, 31)
+        period = period_of(request.query_params.get("date", ""), _int(request, "days", 1, 1, 31))
         dry = request.query_params.get("dry_run", "false")
         if dry not in ("true", "false"):
             raise InvalidRequest("dry_run is true or false", field="dry_run")
-        start = datetime.combine(day, datetime.min.time(), UTC)
         mapping = mapping_from_dict(await self.recon.store.mapping(provider) or {})
         with tempfile.NamedTemporaryFile(suffix=".feed") as spool:
             size = 0
@@ -113,7 +107,7 @@ class ReconApi:
                 spool.write(chunk)
             spool.flush()
             result = await self.recon.run(
-                provider, Period(start, start + timedelta(days=days)),
+                provider, period,
                 FileFeed(Path(spool.name), mapping, self.recon.currencies),
                 granularity=mapping.granularity, rollbacks=mapping.rollbacks,
                 feed_name=request.query_params.get("name", "api")[:256],

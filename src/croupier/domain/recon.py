@@ -13,10 +13,13 @@ match, reported as ``outside_period`` for information, never as missing.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from croupier.domain.errors import InvalidRequest
 
 
 class Kind(enum.StrEnum):
@@ -60,6 +63,24 @@ class Period:
 
     def __contains__(self, at: datetime) -> bool:
         return self.start <= at < self.end
+
+
+_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def period_of(day: str, days: int = 1) -> Period:
+    """The UTC days from ``day`` (YYYY-MM-DD, years 2000 to 9000) on, 1 to 31 of them."""
+    match = _DAY.fullmatch(day)
+    if match is None or not 2000 <= int(match.group(1)) <= 9000:
+        raise InvalidRequest("a date is YYYY-MM-DD, from 2000 to 9000", field="date")
+    if not 1 <= days <= 31:
+        raise InvalidRequest("days is 1 to 31", field="days")
+    try:
+        start = datetime(int(match.group(1)), int(match.group(2)), int(match.group(3)),
+                         tzinfo=UTC)  # fmt: skip
+    except ValueError:
+        raise InvalidRequest(f"no such day: {day}", field="date") from None
+    return Period(start, start + timedelta(days=days))
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +128,13 @@ class Difference:
 
     @property
     def amount_difference(self) -> int:
-        """Feed minus ledger, in minor units, of the money the row moves (0 when not comparable)."""
+        """Feed minus ledger, in minor units, of the money the row moves: for a duplicate,
+        all of the repeated line's money (what it adds to the feed); 0 when the two sides are
+        not comparable (another currency, another type)."""
+        if self.kind is DiffKind.DUPLICATE_IN_FEED:
+            return _money(self.feed)
+        if self.kind in (DiffKind.CURRENCY_MISMATCH, DiffKind.TYPE_MISMATCH):
+            return 0
         return _money(self.feed) - _money(self.ledger)
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,8 +176,11 @@ def compare(feed: Row, ledger: Row, period: Period) -> list[Difference]:
     if feed.kind is not ledger.kind:
         diff(DiffKind.TYPE_MISMATCH, f"feed says {feed.kind}, ledger {ledger.kind}")
         return found
-    if feed.currency != ledger.currency:
-        diff(DiffKind.CURRENCY_MISMATCH, f"feed {feed.currency}, ledger {ledger.currency}")
+    if feed.currency != ledger.currency:  # the ledger's currency: the player's wallet
+        detail = f"feed {feed.currency}, ledger {ledger.currency}"
+        found.append(
+            Difference(DiffKind.CURRENCY_MISMATCH, feed.key, ledger.currency, feed, ledger, detail)
+        )
         return found
     if feed.status is not ledger.status:
         diff(DiffKind.STATUS_MISMATCH, f"feed {feed.status}, ledger {ledger.status}")

@@ -15,13 +15,14 @@ adjustment entry, never an edit of history), every step kept in the case's histo
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from croupier.domain.errors import CaseNotFound, CaseTransition, FeedInvalid, InvalidRequest
 from croupier.domain.money import CurrencyTable, format_decimal
@@ -47,6 +48,7 @@ from croupier.services.ports import AlertSink
 from croupier.services.wallet import WalletService
 
 LOOKUP_BATCH = 500
+T = TypeVar("T")
 PAGE = 5000
 
 
@@ -138,6 +140,13 @@ class ReconStore(Protocol):
     async def live_cases(self, provider: str) -> dict[tuple[str, str], Case]:
         """The provider's cases not closed, by (kind, key)."""
 
+    async def corrected_cases(self, provider: str) -> dict[str, Case]:
+        """Resolved missing-in-ledger cases that a correction settled, by key: if their
+        original transaction turns up, the player may be paid twice."""
+
+    async def matched_elsewhere(self, provider: str, keys: Sequence[str]) -> set[str]:
+        """Of ``keys``, those a stored run matched across its period's edge (outside_period)."""
+
     async def find_case(self, provider: str, kind: str, key: str) -> Case | None: ...
 
     async def insert_case(
@@ -149,8 +158,9 @@ class ReconStore(Protocol):
         *,
         now: datetime,
         actor: str = "reconciliation",
-    ) -> int:
-        """A new open case, its opening event by ``actor`` (who ran the run)."""
+    ) -> int | None:
+        """A new open case, its opening event by ``actor`` (who ran the run); None when
+        the case exists already (another run opened it meanwhile)."""
 
     async def touch_case(self, case_id: int, run_id: int, amount: int, now: datetime) -> None: ...
 
@@ -170,6 +180,14 @@ class ReconStore(Protocol):
     async def mapping(self, provider: str) -> dict[str, Any] | None: ...
 
     async def set_mapping(self, provider: str, mapping: dict[str, Any], now: datetime) -> None: ...
+
+
+@dataclass
+class _Matched:
+    totals: dict[str, CurrencyTotals]
+    differences: list[Difference]
+    cleared: list[Case]
+    reopened: list[Case]
 
 
 @dataclass
@@ -240,41 +258,13 @@ class ReconService:
                 f"the feed has {feed.error_count} malformed lines; nothing was used",
                 lines=feed.error_lines, count=feed.error_count,
             )  # fmt: skip
-        ledger = await self._ledger(provider, period, rounds, rollbacks, progress)
-        totals: dict[str, CurrencyTotals] = {}
-        differences: list[Difference] = []
-        unmatched: list[Row] = []
-        live = {} if dry_run else await self.store.live_cases(provider)
-        cleared: list[Case] = []
-        feed_count = 0
+        matched = await self._match(provider, period, feed_spill, rounds=rounds,
+                                    rollbacks=rollbacks, progress=progress)  # fmt: skip
+        totals, differences = matched.totals, matched.differences
 
         def side(currency: str) -> CurrencyTotals:
             return totals.setdefault(currency, CurrencyTotals())
 
-        for pair in merge(feed_spill.sorted(), ledger):
-            for row in pair.feed:
-                side(row.currency).feed.add(row)
-                feed_count += 1
-                if feed_count % 50_000 == 0:
-                    progress("match", feed_count)
-            if pair.feed and pair.ledger is None:
-                unmatched.append(pair.feed[0])  # looked up by key below: maybe another day's
-                differences += [d for d in classify(pair, period)
-                                if d.kind is DiffKind.DUPLICATE_IN_FEED]  # fmt: skip
-                continue
-            found = classify(pair, period)
-            if pair.ledger is not None and (pair.feed or pair.ledger.at in period):
-                side(pair.ledger.currency).ledger.add(pair.ledger)
-            differences += found
-            if pair.feed:  # only a key this feed reports can clear a case
-                self._clear(live, pair.key, found, cleared)
-        # Feed rows the merge left alone may match a ledger row of another day: by id.
-        for row, ledger_row in await self._lookup(provider, unmatched, rounds, rollbacks):
-            if ledger_row is not None:
-                side(ledger_row.currency).ledger.add(ledger_row)
-            found = classify(_pair(row, ledger_row), period)
-            differences += found
-            self._clear(live, row.key, found, cleared)
         for difference in differences:
             counts = side(difference.currency).differences
             counts[difference.kind.value] = counts.get(difference.kind.value, 0) + 1
@@ -296,8 +286,8 @@ class ReconService:
              "dry_run": False},
             differences, now,
         )  # fmt: skip
-        await self._cases(provider, run_id, differences=differences, cleared=cleared,
-                          actor=actor, now=now)  # fmt: skip
+        await self._cases(provider, run_id, differences=differences, cleared=matched.cleared,
+                          reopened=matched.reopened, actor=actor, now=now)  # fmt: skip
         result.run_id = run_id
         if result.alerts and self.alerts is not None:
             await self.alerts.record([Alert(
@@ -307,14 +297,79 @@ class ReconService:
             )])  # fmt: skip
         return result
 
+    async def _match(
+        self, provider: str, period: Period, feed_spill: RowSpill, *, rounds: bool,
+        rollbacks: str, progress: Progress,
+    ) -> _Matched:  # fmt: skip
+        """Merge, look up and classify: the totals, differences and cases to act on."""
+        ledger = await self._ledger(provider, period, rounds, rollbacks, progress)
+        totals: dict[str, CurrencyTotals] = {}
+        differences: list[Difference] = []
+        unmatched: list[Pair] = []
+        orphans: list[Row] = []
+        # Read even by a dry run: what earlier runs found shapes the report, which must be
+        # the same dry or stored. Only a stored run acts on the cases.
+        live = await self.store.live_cases(provider)
+        corrected = await self.store.corrected_cases(provider)
+        cleared: list[Case] = []
+        reopened: list[Case] = []
+        feed_count = 0
+
+        def side(currency: str) -> CurrencyTotals:
+            return totals.setdefault(currency, CurrencyTotals())
+
+        for pair in merge(feed_spill.sorted(), ledger):
+            for row in pair.feed:
+                side(row.currency).feed.add(row)
+                feed_count += 1
+                if feed_count % 5_000 == 0:
+                    await asyncio.sleep(0)  # a long run never holds the event loop
+                    if feed_count % 50_000 == 0:
+                        progress("match", feed_count)
+            if pair.ledger is None:
+                unmatched.append(pair)  # looked up by key below: maybe another day's
+                continue
+            found = classify(pair, period)
+            if not pair.feed:
+                if found:  # missing in the feed: unless another day's feed had it (below)
+                    orphans.append(pair.ledger)
+                elif pair.ledger.at in period:
+                    side(pair.ledger.currency).ledger.add(pair.ledger)
+                continue
+            side(pair.ledger.currency).ledger.add(pair.ledger)
+            differences += found
+            self._clear(live, pair.key, found, cleared)
+            case = corrected.get(pair.key)
+            if case is not None and not any(d.kind.counts_as_mismatch for d in found):
+                reopened.append(case)  # corrected, and now the original arrived too
+        # Feed rows the merge left alone may match a ledger row of another day: by id.
+        for pair, ledger_row in await self._lookup(provider, unmatched, rounds, rollbacks):
+            if ledger_row is not None:
+                side(ledger_row.currency).ledger.add(ledger_row)
+            found = classify(Pair(pair.key, pair.feed, ledger_row), period)
+            differences += found
+            self._clear(live, pair.key, found, cleared)
+        # Ledger rows no feed of this run has: matched on another day (a stored run found
+        # it across its period's edge), or reported late by a feed whose own run found it
+        # missing in the ledger (its case now resolves): neither is missing, nor this day's.
+        elsewhere = await self.store.matched_elsewhere(provider, [r.key for r in orphans])
+        for row in orphans:
+            waiting = live.get((DiffKind.MISSING_IN_LEDGER.value, row.key))
+            if waiting is not None:
+                cleared.append(waiting)
+            elif row.key not in elsewhere:
+                side(row.currency).ledger.add(row)
+                differences += classify(Pair(row.key, [], row), period)
+        return _Matched(totals, differences, cleared, reopened)
+
     async def _lookup(
-        self, provider: str, rows: Sequence[Row], rounds: bool, rollbacks: str
-    ) -> list[tuple[Row, Row | None]]:
-        found: list[tuple[Row, Row | None]] = []
-        for batch in _batches(rows, LOOKUP_BATCH):
-            known = {r.key: _style(r, rollbacks) for r in await self.store.ledger_lookup(
-                provider, [r.key for r in batch], rounds=rounds)}  # fmt: skip
-            found += [(row, known.get(row.key)) for row in batch]
+        self, provider: str, pairs: Sequence[Pair], rounds: bool, rollbacks: str
+    ) -> list[tuple[Pair, Row | None]]:
+        found: list[tuple[Pair, Row | None]] = []
+        for batch in _batches(pairs, LOOKUP_BATCH):
+            rows = await self.store.ledger_lookup(provider, [p.key for p in batch], rounds=rounds)
+            known = {r.key: _style(r, rollbacks) for r in rows if _kept(r, rollbacks)}
+            found += [(pair, known.get(pair.key)) for pair in batch]
         return found
 
     async def _ledger(
@@ -357,7 +412,7 @@ class ReconService:
 
     async def _cases(
         self, provider: str, run_id: int, *, differences: Sequence[Difference],
-        cleared: Sequence[Case], actor: str, now: datetime,
+        cleared: Sequence[Case], reopened: Sequence[Case], actor: str, now: datetime,
     ) -> None:  # fmt: skip
         for difference in differences:
             if not difference.kind.counts_as_mismatch:
@@ -365,9 +420,14 @@ class ReconService:
             case = await self.store.find_case(provider, difference.kind.value, difference.key)
             player = (difference.ledger or difference.feed).player_id  # type: ignore[union-attr]
             if case is None:
-                await self.store.insert_case(provider, difference, player, run_id, now=now,
-                                              actor=actor)  # fmt: skip
-                continue
+                opened = await self.store.insert_case(provider, difference, player, run_id,
+                                                      now=now, actor=actor)  # fmt: skip
+                if opened is not None:
+                    continue
+                case = await self.store.find_case(provider, difference.kind.value,
+                                                  difference.key)  # fmt: skip
+                assert case is not None  # noqa: S101 - the conflict was this case
+
             await self.store.touch_case(case.id, run_id, difference.amount_difference, now)
             # A self-resolution that did not hold is reopened; a person's decision (resolved,
             # a correction made) stands, and the run is noted in its history.
@@ -381,6 +441,13 @@ class ReconService:
                     case.id, now, actor, case.status, case.status,
                     f"found again in run {run_id}; resolved by a person, it stands", run_id,
                 ))  # fmt: skip
+        for case in reopened:
+            await self.store.move_case(case.id, case.status, CaseEvent(
+                case.id, now, f"{actor} (auto)", case.status, CaseStatus.OPEN,
+                f"the original transaction arrived after this case was corrected, in run "
+                f"{run_id}: the player may have been paid twice; review the adjustment",
+                run_id,
+            ))  # fmt: skip
         for case in cleared:
             await self.store.move_case(case.id, case.status, CaseEvent(
                 case.id, now, f"{actor} (auto)", case.status, CaseStatus.AUTO_RESOLVED,
@@ -524,13 +591,9 @@ def _style(row: Row, rollbacks: str) -> Row:
     return row
 
 
-def _pair(feed: Row, ledger: Row | None) -> Pair:
-    return Pair(feed.key, [feed], ledger)
-
-
-def _batches(rows: Sequence[Row], size: int) -> Iterator[Sequence[Row]]:
-    for i in range(0, len(rows), size):
-        yield rows[i : i + size]
+def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def _order(d: Difference) -> tuple[str, str, int]:

@@ -203,6 +203,30 @@ class SqlReconStore:
         )
         return {(c.kind.value, c.key): c for c in map(_case, rows)}
 
+    async def corrected_cases(self, provider: str) -> dict[str, Case]:
+        rows = await self.db.fetch(
+            f"SELECT {CASE_COLUMNS} FROM recon_cases c "  # noqa: S608 - constant
+            "WHERE provider = $1 AND status = 'resolved' AND kind = 'missing_in_ledger' "
+            "AND EXISTS (SELECT 1 FROM recon_case_events e WHERE e.case_id = c.id "
+            "AND e.tx_ref IS NOT NULL)",
+            provider,
+        )
+        return {c.key: c for c in map(_case, rows)}
+
+    async def matched_elsewhere(self, provider: str, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(keys), 500):
+            batch = list(keys[i : i + 500])
+            marks = ", ".join(f"${n}" for n in range(2, 2 + len(batch)))
+            rows = await self.db.fetch(
+                "SELECT DISTINCT d.key FROM recon_differences d "  # noqa: S608 - placeholders
+                "JOIN recon_runs r ON r.id = d.run_id WHERE r.provider = $1 "
+                f"AND d.kind = 'outside_period' AND d.key IN ({marks})",
+                provider, *batch,
+            )  # fmt: skip
+            found |= {r[0] for r in rows}
+        return found
+
     async def find_case(self, provider: str, kind: str, key: str) -> Case | None:
         rows = await self.db.fetch(
             f"SELECT {CASE_COLUMNS} FROM recon_cases "  # noqa: S608 - constant
@@ -220,15 +244,18 @@ class SqlReconStore:
         *,
         now: datetime,
         actor: str = "reconciliation",
-    ) -> int:
+    ) -> int | None:
         async with self.db.unit() as unit:
             rows = await unit.fetch(
                 "INSERT INTO recon_cases (provider, kind, key, currency, player_id, status, "
                 "amount_difference, first_run, last_run, opened_at, updated_at) "
-                "VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $7, $8, $8) RETURNING id",
+                "VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $7, $8, $8) "
+                "ON CONFLICT (provider, kind, key) DO NOTHING RETURNING id",
                 provider, difference.kind.value, difference.key[:128], difference.currency,
                 player_id or None, difference.amount_difference, run_id, now,
             )  # fmt: skip
+            if not rows:  # another run opened it meanwhile
+                return None
             case_id = int(rows[0][0])
             await self._event(unit, CaseEvent(
                 case_id, now, actor, None, CaseStatus.OPEN,

@@ -515,6 +515,7 @@ recon_differences = Table(
     Column("amount_difference", BigInteger, nullable=False),
     Column("detail", Text, nullable=False, comment="JSON: both sides' rows"),
     Index("ix_recon_differences_run_id", "run_id"),
+    Index("ix_recon_differences_kind_key", "kind", "key"),
     comment="Every difference of a run. Append-only.",
 )
 

@@ -65,6 +65,7 @@ def upgrade() -> None:
         comment="Every difference of a run. Append-only.",
     )
     op.create_index("ix_recon_differences_run_id", "recon_differences", ["run_id"])
+    op.create_index("ix_recon_differences_kind_key", "recon_differences", ["kind", "key"])
     op.create_table(
         "recon_cases",
         sa.Column("id", ID, autoincrement=True, nullable=False),
@@ -119,6 +120,7 @@ def downgrade() -> None:
     op.drop_table("recon_case_events")
     op.drop_index("ix_recon_cases_status", table_name="recon_cases")
     op.drop_table("recon_cases")
+    op.drop_index("ix_recon_differences_kind_key", table_name="recon_differences")
     op.drop_index("ix_recon_differences_run_id", table_name="recon_differences")
     op.drop_table("recon_differences")
     op.drop_index("ix_recon_runs_provider_id", table_name="recon_runs")
