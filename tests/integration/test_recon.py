@@ -1109,6 +1109,10 @@ async def test_a_corrected_case_reopens_when_its_original_arrives_after_all(
     case, history = await recon.get_case(case_id)
     assert case.status is CaseStatus.OPEN  # ...but the player was paid twice: back to a person
     assert "paid twice" in history[-1].note
+    once_more = await reconcile(recon, write_feed(tmp_path / "more.csv", day.lines))
+    assert once_more.differences == []
+    case, _ = await recon.get_case(case_id)
+    assert case.status is CaseStatus.OPEN  # a later match does not close it: a person does
 
 
 async def test_a_ledger_row_after_midnight_is_counted_on_the_day_its_feed_reported_it(

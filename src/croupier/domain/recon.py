@@ -65,7 +65,7 @@ class Period:
         return self.start <= at < self.end
 
 
-_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 
 def period_of(day: str, days: int = 1) -> Period:

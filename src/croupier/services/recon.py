@@ -95,6 +95,8 @@ class Case:
     last_run: int
     opened_at: datetime
     updated_at: datetime
+    corrected: bool = False
+    """An adjustment was made for it (its history has the adjustment's id)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,8 +268,12 @@ class ReconService:
             return totals.setdefault(currency, CurrencyTotals())
 
         for difference in differences:
-            counts = side(difference.currency).differences
-            counts[difference.kind.value] = counts.get(difference.kind.value, 0) + 1
+            currencies = {difference.currency}
+            if difference.feed is not None:  # a currency mismatch counts on both sides
+                currencies.add(difference.feed.currency)
+            for currency in currencies:
+                counts = side(currency).differences
+                counts[difference.kind.value] = counts.get(difference.kind.value, 0) + 1
         differences.sort(key=_order)
         report = self._report(provider, period, granularity=granularity, feed=feed,
                               feed_name=feed_name, mapping_sha256=mapping_sha256,
@@ -407,7 +413,8 @@ class ReconService:
         kinds = {d.kind.value for d in found}
         for kind in AUTO_RESOLVABLE:
             case = live.get((kind.value, key))
-            if case is not None and kind.value not in kinds:
+            # A corrected case reopened (its original came too) waits for a person.
+            if case is not None and kind.value not in kinds and not case.corrected:
                 cleared.append(case)
 
     async def _cases(

@@ -28,7 +28,8 @@ ROUND_COLUMNS = (
 )
 CASE_COLUMNS = (
     "id, provider, kind, key, currency, player_id, status, amount_difference, first_run, "
-    "last_run, opened_at, updated_at"
+    "last_run, opened_at, updated_at, EXISTS (SELECT 1 FROM recon_case_events e "
+    "WHERE e.case_id = recon_cases.id AND e.tx_ref IS NOT NULL)"
 )
 EVENT_COLUMNS = "case_id, at, actor, from_status, to_status, note, run_id, tx_ref"
 
@@ -61,7 +62,7 @@ def _case(r: DbRow) -> Case:
         id=int(r[0]), provider=r[1], kind=DiffKind(r[2]), key=r[3], currency=r[4],
         player_id=r[5] or "", status=CaseStatus(r[6]), amount_difference=int(r[7]),
         first_run=int(r[8]), last_run=int(r[9]), opened_at=as_datetime(r[10]),
-        updated_at=as_datetime(r[11]),
+        updated_at=as_datetime(r[11]), corrected=bool(r[12]),
     )  # fmt: skip
 
 
@@ -205,9 +206,9 @@ class SqlReconStore:
 
     async def corrected_cases(self, provider: str) -> dict[str, Case]:
         rows = await self.db.fetch(
-            f"SELECT {CASE_COLUMNS} FROM recon_cases c "  # noqa: S608 - constant
+            f"SELECT {CASE_COLUMNS} FROM recon_cases "  # noqa: S608 - constant
             "WHERE provider = $1 AND status = 'resolved' AND kind = 'missing_in_ledger' "
-            "AND EXISTS (SELECT 1 FROM recon_case_events e WHERE e.case_id = c.id "
+            "AND EXISTS (SELECT 1 FROM recon_case_events e WHERE e.case_id = recon_cases.id "
             "AND e.tx_ref IS NOT NULL)",
             provider,
         )
