@@ -105,9 +105,12 @@ class SqlReconStore:
         self, provider: str, start: datetime, end: datetime, *, rounds: bool, after: int,
         upto: int, limit: int,
     ) -> Sequence[tuple[int, Row]]:  # fmt: skip
+        # ``scope || ''`` keeps the planner off the (scope, reference) index: with it, SQLite
+        # walked all of the provider's rows and sorted them for every page (quadratic in the
+        # rows of the period: 366 s for 1,000,000 rows against 2 s by the id range).
         if rounds:
             rows = await self.db.fetch(
-                f"SELECT {ROUND_COLUMNS} FROM rounds r WHERE r.scope = $1 "  # noqa: S608
+                f"SELECT {ROUND_COLUMNS} FROM rounds r WHERE (r.scope || '') = $1 "  # noqa: S608
                 "AND r.opened_at >= $2 AND r.opened_at < $3 AND r.id > $4 AND r.id <= $5 "
                 "ORDER BY r.id LIMIT $6",
                 provider_scope(provider), start, end, after, upto, limit,
@@ -115,7 +118,7 @@ class SqlReconStore:
             return [(int(r[0]), _round_row(r)) for r in rows]
         rows = await self.db.fetch(
             f"SELECT {TX_COLUMNS} FROM wallet_transactions t "  # noqa: S608 - constants
-            f"WHERE t.scope = $1 AND t.id > $2 AND t.id <= $3 AND {TX_KINDS} "
+            f"WHERE (t.scope || '') = $1 AND t.id > $2 AND t.id <= $3 AND {TX_KINDS} "
             "AND t.created_at >= $4 AND t.created_at < $5 ORDER BY t.id LIMIT $6",
             provider_scope(provider), after, upto, start, end, limit,
         )  # fmt: skip
