@@ -183,9 +183,8 @@ def test_workers_on_sqlite_are_refused(tmp_path: Path) -> None:
     assert "SQLite has one writer" in run.stderr
 
 
-def test_the_operator_walkthrough_runs_against_a_server(tmp_path: Path) -> None:
-    """examples/operator_walkthrough.sh (docs/operator-api.md) as a user runs it: from a new
-    player to a launched game, against `croupier run`."""
+def run_example(script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """examples/<script> as a user runs it, next to `croupier run` on a fresh SQLite file."""
     repo = Path(__file__).resolve().parents[2]
     url = f"sqlite:///{tmp_path}/croupier.db"
     upgrade(url)
@@ -198,14 +197,20 @@ def test_the_operator_walkthrough_runs_against_a_server(tmp_path: Path) -> None:
     server = _start(["--port", str(port)], env, tmp_path)
     try:
         _wait_for(lambda: _healthy(port), tmp_path / "err.txt")
-        walk = subprocess.run(  # noqa: S603 - our own example
-            [str(repo / "examples" / "operator_walkthrough.sh")],
+        return subprocess.run(  # noqa: S603 - our own example
+            [str(repo / "examples" / script)],
             capture_output=True, text=True, cwd=repo, timeout=120, check=False,
             env=env | {"CROUPIER": str(wrapper), "CROUPIER_URL": f"http://127.0.0.1:{port}"},
         )  # fmt: skip
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_the_operator_walkthrough_runs_against_a_server(tmp_path: Path) -> None:
+    """examples/operator_walkthrough.sh (docs/operator-api.md) as a user runs it: from a new
+    player to a launched game, against `croupier run`."""
+    walk = run_example("operator_walkthrough.sh", tmp_path)
     assert walk.returncode == 0, walk.stdout + walk.stderr
     lines = walk.stdout.splitlines()
     launch = json.loads(next(line for line in lines if line.startswith('{"mode"')))
@@ -218,26 +223,7 @@ def test_the_operator_walkthrough_runs_against_a_server(tmp_path: Path) -> None:
 def test_the_webhook_walkthrough_runs_against_a_server(tmp_path: Path) -> None:
     """examples/webhook_walkthrough.sh (docs/webhooks.md) as a user runs it: signed events,
     one twice, one out of order, applied by the worker of `croupier run`."""
-    repo = Path(__file__).resolve().parents[2]
-    url = f"sqlite:///{tmp_path}/croupier.db"
-    upgrade(url)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CROUPIER_")}
-    env["CROUPIER_DATABASE_URL"] = url
-    wrapper = tmp_path / "croupier"
-    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m croupier "$@"\n')
-    wrapper.chmod(0o755)
-    port = _free_port()
-    server = _start(["--port", str(port)], env, tmp_path)
-    try:
-        _wait_for(lambda: _healthy(port), tmp_path / "err.txt")
-        walk = subprocess.run(  # noqa: S603 - our own example
-            [str(repo / "examples" / "webhook_walkthrough.sh")],
-            capture_output=True, text=True, cwd=repo, timeout=120, check=False,
-            env=env | {"CROUPIER": str(wrapper), "CROUPIER_URL": f"http://127.0.0.1:{port}"},
-        )  # fmt: skip
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+    walk = run_example("webhook_walkthrough.sh", tmp_path)
     assert walk.returncode == 0, walk.stdout + walk.stderr
     answers = [json.loads(line) for line in walk.stdout.splitlines() if line.startswith('{"st')]
     assert [a["duplicate"] for a in answers] == [False, True, False, False, False, False]
