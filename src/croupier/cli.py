@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
 import signal
@@ -88,6 +89,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(wallet_app, name="wallet")
 app.add_typer(hold_app, name="hold")
 app.add_typer(ledger_app, name="ledger")
+
+# Library warnings (an alert, a round timeout) are the CLI's to print or not: without a
+# handler Python would write them bare to stderr. `croupier run` configures real logging.
+logging.getLogger("croupier").addHandler(logging.NullHandler())
 
 console = Console()
 err_console = Console(stderr=True)

@@ -24,6 +24,7 @@ from croupier.domain.recon import CaseStatus, period_of
 from croupier.services.recon import Case, CaseEvent, RunResult
 
 console = Console()
+err_console = Console(stderr=True)
 ALERT_EXIT = 3
 """`croupier reconcile`'s exit status when a currency passes the alert thresholds."""
 recon_app = typer.Typer(
@@ -221,7 +222,9 @@ def report_of(
         _fail(InvalidRequest(f"no reconciliation run {run_id}", field="run_id"))
         return
     if out is not None:
-        write_reports(report, out)
+        paths = write_reports(report, out)
+        err_console.print(f"reports: {paths['html']}, {paths['json']}, {paths['csv']}",
+                          soft_wrap=True)  # fmt: skip
     if json_out:
         console.print_json(json.dumps(report))
     else:

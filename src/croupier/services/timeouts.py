@@ -196,8 +196,9 @@ class TimeoutService:
             raise TransactionNotFound(f"no round {round_ref!r} of {provider!r}", round_id=round_ref)
         if action is TimeoutAction.FLAG:
             raise RoundClosed("a round is resolved by close or void, not flag")
-        record, _ = await self._resolve(round_, action, actor=actor, reason=reason, strict=True)
-        return record
+        await self._resolve(round_, action, actor=actor, reason=reason, strict=True)
+        newest = await self.store.timeout_records(provider=provider, round_ref=round_ref, limit=1)
+        return newest[0]  # as stored, with its id
 
     async def _resolve(
         self, round_: OpenRound, wanted: TimeoutAction, *, actor: str, reason: str,
@@ -208,6 +209,8 @@ class TimeoutService:
         flagged it first): only that call counts it and raises its alert, so a second
         replica, or a pass finishing what a dead one began, adds neither."""
         action, why = decide(wanted, round_)
+        if strict and action is wanted:
+            why = f"{action.value} by hand"
         if strict and action is not wanted:
             raise RoundClosed(f"round {round_.round_ref!r}: {why}", round_id=round_.round_ref)
         refs: list[str] = []
