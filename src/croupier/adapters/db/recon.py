@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from croupier.adapters.db.runner import Row as DbRow
-from croupier.adapters.db.runner import SqlRunner, as_datetime
+from croupier.adapters.db.runner import SqlRunner, as_datetime, in_list
 from croupier.domain.recon import CaseStatus, Difference, DiffKind, Kind, Row, Status
 from croupier.domain.wallet import provider_scope
 from croupier.services.recon import Case, CaseEvent
@@ -129,19 +129,19 @@ class SqlReconStore:
     ) -> Sequence[Row]:
         if not keys:
             return []
-        marks = ", ".join(f"${i}" for i in range(2, 2 + len(keys)))
+        args: list[Any] = [provider_scope(provider)]
         if rounds:
             rows = await self.db.fetch(
-                f"SELECT {ROUND_COLUMNS} FROM rounds r "  # noqa: S608 - placeholders only
-                f"WHERE r.scope = $1 AND r.round_ref IN ({marks})",
-                provider_scope(provider), *keys,
-            )  # fmt: skip
+                f"SELECT {ROUND_COLUMNS} FROM rounds r WHERE r.scope = $1 "  # noqa: S608
+                f"{in_list('r.round_ref', keys, args)}",
+                *args,
+            )
             return [_round_row(r) for r in rows]
         rows = await self.db.fetch(
             f"SELECT {TX_COLUMNS} FROM wallet_transactions t "  # noqa: S608 - placeholders only
-            f"WHERE t.scope = $1 AND t.reference IN ({marks}) AND {TX_KINDS}",
-            provider_scope(provider), *keys,
-        )  # fmt: skip
+            f"WHERE t.scope = $1 AND {TX_KINDS} {in_list('t.reference', keys, args)}",
+            *args,
+        )
         return [_tx_row(r) for r in rows]
 
     # -- runs -----------------------------------------------------------------------------
@@ -220,14 +220,13 @@ class SqlReconStore:
     async def matched_elsewhere(self, provider: str, keys: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for i in range(0, len(keys), 500):
-            batch = list(keys[i : i + 500])
-            marks = ", ".join(f"${n}" for n in range(2, 2 + len(batch)))
+            args: list[Any] = [provider]
             rows = await self.db.fetch(
                 "SELECT DISTINCT d.key FROM recon_differences d "  # noqa: S608 - placeholders
                 "JOIN recon_runs r ON r.id = d.run_id WHERE r.provider = $1 "
-                f"AND d.kind = 'outside_period' AND d.key IN ({marks})",
-                provider, *batch,
-            )  # fmt: skip
+                f"AND d.kind = 'outside_period' {in_list('d.key', keys[i : i + 500], args)}",
+                *args,
+            )
             found |= {r[0] for r in rows}
         return found
 

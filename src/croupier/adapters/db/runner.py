@@ -9,6 +9,7 @@ and stores timestamps as the ISO text its ledger tables use. Timestamps read bac
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -49,6 +50,17 @@ def to_sqlite(sql: str) -> str:
     if text is None:
         text = _SQLITE_TEXT[sql] = _PARAM.sub(r"?\1", sql)
     return text
+
+
+def in_list(column: str, values: Sequence[Any], args: list[Any], *, negate: bool = False) -> str:
+    """``AND column [NOT] IN ($n, ...)`` for ``values``, appended to ``args`` (numbered after
+    the arguments already there); empty when there are none."""
+    if not values:
+        return ""
+    first = len(args) + 1
+    args.extend(values)
+    marks = ", ".join(f"${n}" for n in range(first, first + len(values)))
+    return f"AND {column} {'NOT IN' if negate else 'IN'} ({marks}) "
 
 
 def as_datetime(value: datetime | str) -> datetime:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from croupier.adapters.db.runner import SqlRunner, as_datetime
+from croupier.adapters.db.runner import SqlRunner, as_datetime, in_list
 from croupier.domain.wallet import provider_scope
 from croupier.services.stuck import (
     CurrencySums,
@@ -34,17 +34,6 @@ _STUCK_ROUNDS = (
 
 def _sums(rows: Sequence[tuple[Any, ...]]) -> CurrencySums:
     return [(r[0], int(r[1]), int(r[2] or 0)) for r in rows]
-
-
-def _which(column: str, providers: Sequence[str], others: bool, args: list[Any]) -> str:
-    """``AND column [NOT] IN (...)``, its values appended to ``args``; empty for none."""
-    if not providers:
-        return ""
-    marks = []
-    for value in providers:
-        args.append(value)
-        marks.append(f"${len(args)}")
-    return f"AND {column} {'NOT IN' if others else 'IN'} ({', '.join(marks)}) "
 
 
 class SqlStuckStore:
@@ -81,7 +70,7 @@ class SqlStuckStore:
         if not providers and not others:
             return []
         args: list[Any] = [before, limit]
-        which = _which("r.scope", [provider_scope(p) for p in providers], others, args)
+        which = in_list("r.scope", [provider_scope(p) for p in providers], args, negate=others)
         rows = await self.db.fetch(
             "SELECT substr(r.scope, 10), r.round_ref, r.player_id, r.currency, r.game_code, "  # noqa: S608 - placeholders only
             "r.cash_staked + r.bonus_staked, r.opened_at, r.bets_live, "
@@ -103,7 +92,7 @@ class SqlStuckStore:
         if not providers and not others:
             return []
         args: list[Any] = [before]
-        which = _which("r.scope", [provider_scope(p) for p in providers], others, args)
+        which = in_list("r.scope", [provider_scope(p) for p in providers], args, negate=others)
         rows = await self.db.fetch(
             "SELECT r.currency, count(*), sum(r.cash_staked + r.bonus_staked) "
             f"{_STUCK_ROUNDS}{which}GROUP BY r.currency ORDER BY r.currency",
@@ -137,7 +126,7 @@ class SqlStuckStore:
         if not providers and not others:
             return []
         args: list[Any] = [before]
-        which = _which("provider", providers, others, args)
+        which = in_list("provider", providers, args, negate=others)
         rows = await self.db.fetch(
             "WITH stuck AS (SELECT id, currency FROM game_sessions "  # noqa: S608 - placeholders only
             f"WHERE state = 'pending_settlement' AND updated_at < $1 {which}), "

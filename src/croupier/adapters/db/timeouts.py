@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from croupier.adapters.db.runner import Row, SqlRunner, as_datetime
+from croupier.adapters.db.runner import Row, SqlRunner, as_datetime, in_list
 from croupier.domain.timeouts import (
     JOB_ACTOR,
     OpenRound,
@@ -80,13 +80,7 @@ class SqlTimeoutStore:
         if not providers and not others:
             return []
         args: list[Any] = [before, limit]
-        marks = []
-        for provider in providers:
-            args.append(provider_scope(provider))
-            marks.append(f"${len(args)}")
-        which = ""
-        if marks:
-            which = f"AND r.scope {'NOT IN' if others else 'IN'} ({', '.join(marks)}) "
+        which = in_list("r.scope", [provider_scope(p) for p in providers], args, negate=others)
         rows = await self.db.fetch(
             f"SELECT {ROUND_COLUMNS} FROM rounds r "  # noqa: S608 - placeholders only
             "WHERE r.status = 'open' AND r.opened_at < $1 AND r.scope LIKE 'provider:%' "
@@ -185,11 +179,8 @@ class SqlTimeoutStore:
     ) -> Sequence[StuckSession]:
         if not providers and not others:
             return []
-        args: list[Any] = [before, limit, *providers]
-        which = ""
-        if providers:
-            marks = ", ".join(f"${i}" for i in range(3, 3 + len(providers)))
-            which = f"AND provider {'NOT IN' if others else 'IN'} ({marks}) "
+        args: list[Any] = [before, limit]
+        which = in_list("provider", providers, args, negate=others)
         rows = await self.db.fetch(
             "SELECT id, provider, player_id, updated_at FROM game_sessions "  # noqa: S608
             f"WHERE state = 'pending_settlement' AND updated_at < $1 {which}"
