@@ -29,6 +29,7 @@ from croupier.api.metrics import Metrics
 from croupier.api.openapi import openapi_document
 from croupier.domain.errors import (
     CroupierError,
+    InvalidRequest,
     MethodNotAllowed,
     PayloadTooLarge,
     RouteNotFound,
@@ -79,6 +80,15 @@ async def read_limited(chunks: AsyncIterator[bytes], declared: str | None, limit
             raise PayloadTooLarge(f"body is larger than {limit} bytes", limit=limit)
         parts.append(chunk)
     return b"".join(parts)
+
+
+def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter in [low, high], else INVALID_REQUEST naming it."""
+    value = request.query_params.get(name, str(default))
+    number = int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else -1
+    if not low <= number <= high:
+        raise InvalidRequest(f"{name} must be a whole number from {low} to {high}", field=name)
+    return number
 
 
 def correlation_id_of(given: str | None) -> str:

@@ -20,7 +20,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from croupier.api.app import CORRELATION_HEADER, correlation_id_of, error_body, read_limited
+from croupier.api.app import (
+    CORRELATION_HEADER,
+    correlation_id_of,
+    error_body,
+    query_int,
+    read_limited,
+)
 from croupier.api.metrics import Metrics
 from croupier.api.recon import ReconApi
 from croupier.api.stuck import render_stuck
@@ -664,11 +670,7 @@ class OperatorApi:
         pending_settlement, dead webhooks; totals per currency. ``limit`` (1 to 1000,
         default 200): items listed per category."""
         assert self.stuck is not None  # noqa: S101 - the route exists only with it
-        value = request.query_params.get("limit", "200")
-        limit = int(value) if value.isascii() and value.isdigit() and len(value) <= 4 else 0
-        if not 1 <= limit <= 1000:
-            raise InvalidRequest("limit must be a whole number from 1 to 1000", field="limit")
-        report = await self.stuck.report(limit=limit)
+        report = await self.stuck.report(limit=query_int(request, "limit", 200, 1, 1000))
         return 200, render_stuck(report, self.wallet.currencies)
 
     async def player_txs(self, request: Request) -> tuple[int, Any]:

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 
 from croupier.adapters.recon_feeds import FileFeed, mapping_from_dict
 from croupier.adapters.recon_reports import render_html
+from croupier.api.app import query_int
 from croupier.domain.catalogue import check_provider
 from croupier.domain.errors import InvalidRequest, PayloadTooLarge, TransactionNotFound
 from croupier.domain.money import parse_decimal
@@ -54,14 +55,6 @@ def case_out(c: Case, events: list[CaseEvent] | None = None) -> dict[str, Any]:
     return out
 
 
-def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    value = request.query_params.get(name, str(default))
-    number = int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else -1
-    if not low <= number <= high:
-        raise InvalidRequest(f"{name} must be a whole number from {low} to {high}", field=name)
-    return number
-
-
 class ReconApi:
     def __init__(self, recon: ReconService, *, max_feed_bytes: int) -> None:
         self.recon = recon
@@ -90,7 +83,9 @@ class ReconApi:
         """The body is the feed (as the provider's stored mapping reads it); query:
         provider, date (YYYY-MM-DD), days (1), dry_run (false)."""
         provider = check_provider(request.query_params.get("provider", ""))
-        period = period_of(request.query_params.get("date", ""), _int(request, "days", 1, 1, 31))
+        period = period_of(
+            request.query_params.get("date", ""), query_int(request, "days", 1, 1, 31)
+        )
         dry = request.query_params.get("dry_run", "false")
         if dry not in ("true", "false"):
             raise InvalidRequest("dry_run is true or false", field="dry_run")
@@ -123,7 +118,7 @@ class ReconApi:
 
     async def runs(self, request: Request) -> tuple[int, Any]:
         provider = request.query_params.get("provider") or None
-        rows = await self.recon.store.runs(provider, _int(request, "limit", 20, 1, 1000))
+        rows = await self.recon.store.runs(provider, query_int(request, "limit", 20, 1, 1000))
         return 200, {"items": list(rows)}
 
     async def _report(self, request: Request) -> dict[str, Any]:
@@ -149,7 +144,7 @@ class ReconApi:
             )  # fmt: skip
         rows = await self.recon.store.cases(
             provider=request.query_params.get("provider") or None, status=status,
-            limit=_int(request, "limit", 50, 1, 1000),
+            limit=query_int(request, "limit", 50, 1, 1000),
         )  # fmt: skip
         return 200, {"items": [case_out(c) for c in rows]}
 
