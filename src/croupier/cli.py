@@ -15,6 +15,7 @@ import tomllib
 import traceback
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -308,8 +309,10 @@ async def _serve(
                 f"metrics at {base}/metrics, OpenAPI at {base}/openapi.json. Ctrl-C stops.",
                 soft_wrap=True,
             )
+        sandbox: _DemoSandbox | None = None
         if demo and jobs:
             await _demo(gw, base)
+            sandbox = await _demo_sandbox(gw, settings, base)
         # uvicorn stops serving on SIGINT or SIGTERM, then raises the signal again with
         # the handler it found; Python's default for SIGTERM would kill the process
         # before the jobs stop and the store closes. Found handlers that do nothing let
@@ -321,6 +324,8 @@ async def _serve(
         finally:
             stop.set()
             await asyncio.gather(*tasks)
+            if sandbox is not None:
+                await sandbox.stop(gw)
             if jobs:
                 console.print("croupier stopped")
 
@@ -418,6 +423,67 @@ async def _demo(gw: Gateway, base: str) -> None:
         f"  CROUPIER={exe} CROUPIER_URL={base} examples/operator_walkthrough.sh",
         soft_wrap=True,
     )
+
+
+@dataclass
+class _DemoSandbox:
+    """The sandbox provider process `run --demo` started, and the operator key it was given."""
+
+    process: asyncio.subprocess.Process
+    operator_key_id: str
+
+    async def stop(self, gw: Gateway) -> None:
+        if self.process.returncode is None:
+            with suppress(ProcessLookupError):
+                self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), 10)
+            except TimeoutError:
+                self.process.kill()
+        await gw.operator_keys.revoke(self.operator_key_id)
+
+
+async def _demo_sandbox(gw: Gateway, settings: Settings, base: str) -> _DemoSandbox:
+    """Start the sandbox provider (its own process, docs/sandbox.md) with simulated players,
+    paying through this server over HTTP. Its secrets go through the environment, never the
+    command line."""
+    from croupier.cli_sandbox import provision  # noqa: PLC0415 - croupier.cli_sandbox imports us
+
+    made = await provision(gw, "sandbox")
+    if "CROUPIER_LOG_LEVEL" not in os.environ:
+        # One log line per call, from a handful of players, would bury what this prints.
+        for name in ("croupier.api", "croupier.operator", "croupier.jobs.periodic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    port = settings.sandbox_port
+    env = os.environ | {
+        "CROUPIER_SANDBOX_KEY_ID": made.key_id,
+        "CROUPIER_SANDBOX_SECRET": made.secret,
+        "CROUPIER_SANDBOX_WEBHOOK_SECRET": made.webhook_secret,
+        "CROUPIER_SANDBOX_OPERATOR_KEY": made.operator_key,
+    }
+    command = [
+        sys.executable, "-m", "croupier", "sandbox", "serve", "--provider", "sandbox",
+        "--wallet-url", base, "--host", settings.host, "--port", str(port),
+        "--players", str(settings.demo_players), "--cadence", "2",
+    ]  # fmt: skip
+    process = await asyncio.create_subprocess_exec(*command, env=env)
+    exe = _command_path()
+    sandbox = f"http://{settings.host}:{port}"
+    console.print(
+        f"sandbox: a reference game provider at {sandbox} (open {sandbox}/ in a browser: its "
+        f"rounds and counters), {settings.demo_players} simulated players spinning dice, limbo "
+        f"and fruit-5x3 on it through this wallet.\n"
+        f"  the players' money:    {exe} operator-keys add --scope history:read, then GET "
+        f"{base}/operator/v1/players/{{id}}/transactions\n"
+        f"  its round events:      {exe} inbox list --provider sandbox\n"
+        f"  chaos:                 {exe} sandbox chaos bet --set lost_answer=0.2\n"
+        f"  a round's fairness:    curl -s {sandbox}/rounds/<id> | {exe} verify-round - "
+        f"--sandbox-url {sandbox}\n"
+        f"  go-live certification: {exe} certify --wallet-url {base}\n"
+        "(a log line per call is off in the demo: CROUPIER_LOG_LEVEL=INFO turns it on)",
+        soft_wrap=True,
+    )
+    return _DemoSandbox(process, made.operator_key_id)
 
 
 @app.command()
@@ -1435,3 +1501,9 @@ app.add_typer(recon_app, name="recon")
 from croupier.cli_stuck import stuck  # noqa: E402 - cli_stuck imports from this module
 
 app.command("stuck")(stuck)
+
+from croupier.cli_sandbox import certify_cmd, sandbox_app, verify_round  # noqa: E402
+
+app.add_typer(sandbox_app, name="sandbox")
+app.command("certify")(certify_cmd)
+app.command("verify-round")(verify_round)

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", description="address the API listens on")
     port: int = Field(default=8000, ge=1, le=65535, description="port the API listens on")
+    sandbox_port: int = Field(
+        default=8100, ge=1, le=65535,
+        description="port of the sandbox provider that `croupier run --demo` starts",
+    )  # fmt: skip
+    demo_players: int = Field(
+        default=5, ge=0, le=200,
+        description="simulated players `croupier run --demo` runs on the sandbox (0: none)",
+    )  # fmt: skip
     workers: int = Field(
         default=1,
         ge=1,

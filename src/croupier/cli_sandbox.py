@@ -1,0 +1,484 @@
+"""`croupier sandbox ...`, `croupier certify` and `croupier verify-round` (docs/sandbox.md,
+docs/certify.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+import uvicorn
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from croupier.adapters.recon_feeds import mapping_from_dict
+from croupier.bootstrap import Gateway
+from croupier.sandbox import fair
+from croupier.sandbox.app import create_app, verdict_out
+from croupier.sandbox.certify import TESTS, Report, Result, Target, certify
+from croupier.sandbox.chaos import ENDPOINTS, Chaos
+from croupier.sandbox.client import Credentials, WalletClient
+from croupier.sandbox.operator import OperatorClient, OperatorError
+from croupier.sandbox.players import CATEGORIES, Plan, Simulation, Summary
+from croupier.sandbox.provider import Provider
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+sandbox_app = typer.Typer(
+    help="The reference game provider: serve it, drive simulated players, flip chaos switches.",
+    no_args_is_help=True,
+)
+DbOption = Annotated[
+    str | None,
+    typer.Option(envvar="CROUPIER_DATABASE_URL", help="Database URL (default: SQLite under var/)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+SANDBOX_URL = "http://127.0.0.1:8100"
+WALLET_URL = "http://127.0.0.1:8000"
+
+# The sandbox's feed (GET /feed/{day}) in Croupier's terms: docs/sandbox.md, "The feed".
+FEED_MAPPING: dict[str, Any] = {
+    "format": "csv", "granularity": "transaction", "amount_unit": "major",
+    "time_format": "iso", "rollbacks": "rows",
+    "fields": {"tx_id": "TransactionId", "round_id": "RoundId", "player_id": "PlayerId",
+               "kind": "Type", "amount": "Amount", "currency": "Currency", "at": "CreatedAt",
+               "status": "Status"},
+    "kinds": {"BET": "bet", "WIN": "win", "REFUND": "rollback", "ROUND_END": "ignore"},
+    "statuses": {"OK": "ok", "CANCELLED": "rolled_back", "FAILED": "failed"},
+}  # fmt: skip
+
+
+def _gw(database_url: str | None, use: Any) -> Any:
+    from croupier.cli import _with_gateway  # noqa: PLC0415 - croupier.cli imports this module
+
+    return _with_gateway(database_url, use)
+
+
+@dataclass(frozen=True)
+class ProviderSetup:
+    """What the operator's side gives a provider to go live with: a signing key, a webhook
+    secret, an operator key for the players, the catalogue, the feed mapping."""
+
+    provider: str
+    key_id: str
+    secret: str
+    webhook_secret: str
+    operator_key: str
+    operator_key_id: str
+
+
+async def provision(
+    gw: Gateway, provider: str, *, operator_key: bool = True, webhook: bool = True
+) -> ProviderSetup:
+    """The primary key and an active webhook secret are reused (made if there is none); an
+    operator key is made each time (only its hash is kept, so it cannot be read back)."""
+    if not any(k.status == "primary" for k in await gw.keys.list(provider)):
+        await gw.keys.add(provider)
+    key_id, secret = await gw.keys.primary_secret(provider)
+    webhook_secret = ""
+    if webhook:
+        active = await gw.inbox.store.webhook_secrets(provider)
+        webhook_secret = active[0] if active else (await gw.inbox.add_secret(provider))[1]
+    op_key, op_id = "", ""
+    if operator_key:
+        made, op_key = await gw.operator_keys.add(["all"], f"{provider} sandbox")
+        op_id = made.key_id
+    await gw.recon.store.set_mapping(
+        provider, mapping_from_dict(FEED_MAPPING).to_dict(), gw.wallet.clock()
+    )
+    return ProviderSetup(provider, key_id, secret, webhook_secret, op_key, op_id)
+
+
+def _env(name: str, given: str | None) -> str:
+    value = given or os.environ.get(name, "")
+    if not value:
+        err_console.print(f"[red]missing {name}[/] (or its option): see docs/sandbox.md")
+        raise typer.Exit(2)
+    return value
+
+
+async def _serve_sandbox(
+    provider: Provider, *, host: str, port: int, resend_seconds: float,
+    simulation: Simulation | None,
+) -> Summary | None:  # fmt: skip
+    base = f"http://{host}:{port}"
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(provider), host=host, port=port, lifespan="off", log_config=None,
+        access_log=False,
+    ))  # fmt: skip
+    stop = asyncio.Event()
+
+    async def resend() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), resend_seconds)
+            await provider.resend()
+
+    async def players() -> Summary | None:
+        if simulation is None:
+            return None
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+            await asyncio.sleep(0.05)
+        for attempt in range(60):  # the wallet may still be starting
+            try:
+                await simulation.operator.put_catalogue(
+                    simulation.provider, f"{base}/launch", CATEGORIES
+                )
+                break
+            except httpx.TransportError:
+                if attempt == 59:
+                    raise
+                await asyncio.sleep(0.5)
+        return await simulation.run()
+
+    serving = asyncio.create_task(server.serve())
+    tasks = [asyncio.create_task(resend()), asyncio.create_task(players())]
+    try:
+        await serving
+    finally:
+        stop.set()
+        if simulation is not None:
+            simulation.stop.set()
+        await tasks[0]
+        if not tasks[1].done():
+            await asyncio.wait([tasks[1]], timeout=5)
+            tasks[1].cancel()
+        summary = None
+        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError, OperatorError):
+            summary = await tasks[1]
+        await provider.client.aclose()
+    return summary
+
+
+@sandbox_app.command("serve")
+def serve(
+    provider_code: Annotated[
+        str, typer.Option("--provider", help="The provider code the wallet knows it by.")
+    ] = "sandbox",
+    wallet_url: Annotated[str, typer.Option(help="The wallet (native protocol).")] = WALLET_URL,
+    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Listen port.")] = 8100,
+    key_id: Annotated[
+        str | None, typer.Option(envvar="CROUPIER_SANDBOX_KEY_ID", help="Signing key id.")
+    ] = None,
+    secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CROUPIER_SANDBOX_SECRET",
+            help="Its secret (better in the env).",
+            show_default=False,
+        ),
+    ] = None,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CROUPIER_SANDBOX_WEBHOOK_SECRET",
+            help="whsec_ secret for round events; none: no webhooks.",
+        ),
+    ] = None,
+    players: Annotated[
+        int, typer.Option(min=0, max=1000, help="Simulated players to run inside (0: none).")
+    ] = 0,
+    cadence: Annotated[float, typer.Option(min=0, help="Seconds between a player's spins.")] = 1.0,
+    operator_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CROUPIER_SANDBOX_OPERATOR_KEY",
+            help="Operator key for the players' launches (players:write, cashier, "
+            "launch, catalogue:write).",
+        ),
+    ] = None,
+    chaos_seed: Annotated[int | None, typer.Option(help="Seed of the chaos dice.")] = None,
+) -> None:
+    """Serve the sandbox provider (launch, spin, seeds, feed, chaos) until interrupted; with
+    --players, simulated players play on it (forever, at --cadence)."""
+    creds = Credentials(provider_code, _env("CROUPIER_SANDBOX_KEY_ID", key_id),
+                        _env("CROUPIER_SANDBOX_SECRET", secret))  # fmt: skip
+    chaos = Chaos(chaos_seed)
+    from croupier.sandbox.chaos import ChaosTransport  # noqa: PLC0415
+
+    client = WalletClient(wallet_url, creds, webhook_secret=webhook_secret,
+                          transport=ChaosTransport(httpx.AsyncHTTPTransport(), chaos))  # fmt: skip
+    provider = Provider(client, chaos=chaos)
+    base = f"http://{host}:{port}"
+    simulation = None
+    if players:
+        operator = OperatorClient(wallet_url, _env("CROUPIER_SANDBOX_OPERATOR_KEY", operator_key))
+        simulation = Simulation(
+            Plan(players=players, rounds=None, cadence=cadence, tag="demo"),
+            operator=operator, provider=provider_code,
+            sandbox=httpx.AsyncClient(base_url=base, timeout=30.0),
+        )  # fmt: skip
+
+    console.print(
+        f"sandbox provider [bold]{provider_code}[/] at {base} (a page for people at {base}/, "
+        f"JSON at {base}/stats), paying through {wallet_url}"
+        f"{f'; {players} simulated players' if players else ''}. Ctrl-C stops.",
+        soft_wrap=True,
+    )
+    summary = asyncio.run(_serve_sandbox(provider, host=host, port=port, resend_seconds=2.0,
+                                         simulation=simulation))  # fmt: skip
+    if summary is not None:
+        console.print_json(json.dumps({"players": summary.to_dict()}))
+
+
+@sandbox_app.command("setup")
+def setup(
+    provider_code: Annotated[str, typer.Option("--provider")] = "sandbox",
+    database_url: DbOption = None,
+) -> None:
+    """Give a provider what it needs to run against this database's wallet: its signing key
+    (the primary, made if none), a new webhook secret, a new operator key with every scope,
+    and the sandbox feed's reconciliation mapping. Prints them as shell exports, once."""
+
+    async def use(gw: Gateway) -> ProviderSetup:
+        return await provision(gw, provider_code)
+
+    made: ProviderSetup = _gw(database_url, use)
+    console.print(
+        f"export CROUPIER_SANDBOX_KEY_ID={made.key_id}\n"
+        f"export CROUPIER_SANDBOX_SECRET={made.secret}\n"
+        f"export CROUPIER_SANDBOX_WEBHOOK_SECRET={made.webhook_secret}\n"
+        f"export CROUPIER_SANDBOX_OPERATOR_KEY={made.operator_key}",
+        soft_wrap=True,
+    )
+
+
+@sandbox_app.command("players")
+def players_cmd(
+    provider_code: Annotated[str, typer.Option("--provider")] = "sandbox",
+    url: Annotated[str, typer.Option(help="The sandbox provider.")] = SANDBOX_URL,
+    wallet_url: Annotated[str, typer.Option(help="The operator API's server.")] = WALLET_URL,
+    operator_key: Annotated[
+        str | None, typer.Option(envvar="CROUPIER_SANDBOX_OPERATOR_KEY", help="Operator key.")
+    ] = None,
+    players: Annotated[int, typer.Option(min=1, max=1000)] = 5,
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds per player.")] = 20,
+    cadence: Annotated[float, typer.Option(min=0, help="Seconds between spins.")] = 0.2,
+    currency: Annotated[str, typer.Option()] = "EUR",
+    seed: Annotated[int | None, typer.Option(help="Seed of the players' choices.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """N players at once on a running sandbox, mixed games and stakes, with a progress bar;
+    then rounds, errors by code and latency p50/p99."""
+    key = _env("CROUPIER_SANDBOX_OPERATOR_KEY", operator_key)
+    plan = Plan(players=players, rounds=rounds, cadence=cadence, currency=currency, seed=seed)
+
+    async def go() -> Summary:
+        operator = OperatorClient(wallet_url, key)
+        async with httpx.AsyncClient(base_url=url, timeout=30.0) as sandbox:
+            await operator.put_catalogue(provider_code, f"{url}/launch", CATEGORIES)
+            with Progress(
+                TextColumn("players"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=err_console, disable=json_out,
+            ) as progress:  # fmt: skip
+                task = progress.add_task("rounds", total=players * rounds)
+                sim = Simulation(
+                    plan, operator=operator, provider=provider_code, sandbox=sandbox,
+                    on_round=lambda: progress.advance(task),
+                )  # fmt: skip
+                summary = await sim.run()
+        await operator.aclose()
+        return summary
+
+    summary = asyncio.run(go()).to_dict()
+    if json_out:
+        console.print_json(json.dumps(summary))
+        return
+    out = Table("rounds", "by status", "errors by code", "p50 ms", "p99 ms", "seconds",
+                title="Simulated players")  # fmt: skip
+    out.add_row(
+        str(summary["rounds"]),
+        ", ".join(f"{k} {v}" for k, v in summary["by_status"].items()),
+        ", ".join(f"{k} {v}" for k, v in summary["errors"].items()) or "none",
+        str(summary["latency_ms"]["p50"]), str(summary["latency_ms"]["p99"]),
+        str(summary["seconds"]),
+    )  # fmt: skip
+    console.print(out)
+
+
+@sandbox_app.command("chaos")
+def chaos_cmd(
+    endpoint: Annotated[
+        str | None, typer.Argument(help=f"One of {', '.join(ENDPOINTS)}; none: show all.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="name=value, e.g. lost_answer=0.2, burst=5, latency_ms=300."),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Quiet the endpoint (or all).")] = False,
+    url: Annotated[str, typer.Option(help="The sandbox provider.")] = SANDBOX_URL,
+) -> None:
+    """Show or flip a running sandbox's chaos switches (docs/sandbox.md, "Chaos switches")."""
+    changes: dict[str, Any] = {}
+    for item in set_ or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            err_console.print(f"[red]--set takes name=value, not {item!r}[/]")
+            raise typer.Exit(2)
+        changes[name] = json.loads(value) if value.replace(".", "", 1).isdigit() else value
+    with httpx.Client(base_url=url, timeout=10.0) as http:
+        if clear:
+            response = http.delete(f"/chaos/{endpoint}" if endpoint else "/chaos")
+        elif changes:
+            if endpoint is None:
+                err_console.print("[red]--set needs an endpoint[/]")
+                raise typer.Exit(2)
+            response = http.put(f"/chaos/{endpoint}", json=changes)
+        else:
+            response = http.get("/chaos")
+    console.print_json(response.text)
+    if response.status_code >= 300:
+        raise typer.Exit(1)
+
+
+def verify_round(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A file (or - for stdin): a round event, a round from the "
+            "sandbox's /rounds/{id}, or its fairness evidence."
+        ),
+    ],
+    server_seed: Annotated[
+        str | None, typer.Option(help="The revealed server seed, if the evidence lacks it.")
+    ] = None,
+    sandbox_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Ask this sandbox for the revealed seed (GET /rounds is not needed: POST /verify)."
+        ),
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Recompute a round from its fairness evidence and say whether it is fair: the server
+    seed matches the commitment shown before play, and the seeds and nonce give the result
+    and the payout claimed. Exit status 0 fair, 1 not (or not verifiable yet)."""
+    raw = sys.stdin.read() if source == "-" else Path(source).read_text("utf-8")
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        err_console.print("[red]not JSON[/]")
+        raise typer.Exit(1) from None
+    evidence = document.get("fairness", document) if isinstance(document, dict) else {}
+    if sandbox_url and server_seed is None:
+        response = httpx.post(f"{sandbox_url.rstrip('/')}/verify",
+                              json={"evidence": evidence}, timeout=10.0)  # fmt: skip
+        out = response.json()
+    else:
+        out = verdict_out(fair.verify(evidence if isinstance(evidence, dict) else {},
+                                      server_seed=server_seed))  # fmt: skip
+    if json_out:
+        console.print_json(json.dumps(out))
+    else:
+        table = Table("check", "passed", "detail", title="fair" if out["fair"] else "NOT fair")
+        for c in out["checks"]:
+            table.add_row(c["check"], "yes" if c["passed"] else "[red]no[/]", escape(c["detail"]))
+        console.print(table)
+    raise typer.Exit(0 if out["fair"] else 1)
+
+
+def certify_cmd(
+    wallet_url: Annotated[str, typer.Option(help="The wallet under test (native protocol).")] = (
+        WALLET_URL
+    ),
+    provider_code: Annotated[
+        str, typer.Option("--provider", help="The provider code to test as.")
+    ] = "certify",
+    key_id: Annotated[str | None, typer.Option(help="Its signing key id.")] = None,
+    secret: Annotated[
+        str | None, typer.Option(envvar="CROUPIER_CERTIFY_SECRET", help="The key's secret.")
+    ] = None,
+    operator_url: Annotated[
+        str | None, typer.Option(help="The operator API's server (default: the wallet's).")
+    ] = None,
+    operator_key: Annotated[
+        str | None, typer.Option(envvar="CROUPIER_CERTIFY_OPERATOR_KEY", help="Operator key.")
+    ] = None,
+    only: Annotated[
+        list[str] | None, typer.Option(help=f"Run only these: {', '.join(TESTS)}.")
+    ] = None,
+    repeat: Annotated[int, typer.Option(min=1, max=1000, help="Repetitions of each race.")] = 10,
+    out: Annotated[
+        Path | None, typer.Option(help="Directory for report.json and report.html.")
+    ] = None,
+    no_recon: Annotated[
+        bool, typer.Option("--no-recon", help="Check the feed against balances only.")
+    ] = False,
+    database_url: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Put a wallet through the go-live tests (docs/certify.md). Against this machine's
+    Croupier, with no key or operator key given, it makes them in the database (the operator
+    key is revoked at the end). Exit status 0 all passed, 1 a test failed, 2 a usage error."""
+    revoke: str | None = None
+    if secret is None or operator_key is None:
+
+        async def use(gw: Gateway) -> ProviderSetup:
+            return await provision(gw, provider_code, webhook=False,
+                                   operator_key=operator_key is None)  # fmt: skip
+
+        made: ProviderSetup = _gw(database_url, use)
+        key_id, secret = key_id or made.key_id, secret or made.secret
+        if operator_key is None:
+            operator_key, revoke = made.operator_key, made.operator_key_id
+    if key_id is None:
+        err_console.print("[red]--key-id goes with --secret[/]")
+        raise typer.Exit(2)
+    target = Target(
+        wallet_url=wallet_url, credentials=Credentials(provider_code, key_id, secret),
+        operator_url=operator_url or wallet_url, operator_key=operator_key, recon=not no_recon,
+    )  # fmt: skip
+    chosen = [t for t in TESTS if not only or t in only]
+    if only and (bad := sorted(set(only) - set(TESTS))):
+        err_console.print(f"[red]unknown test {bad[0]}[/]; known: {', '.join(TESTS)}")
+        raise typer.Exit(2)
+
+    async def go() -> Report:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=err_console, disable=json_out,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("certifying", total=len(chosen))
+
+            def done(result: Result) -> None:
+                progress.advance(task)
+                progress.console.print(
+                    f"{'[green]pass[/]' if result.passed else '[red]FAIL[/]'} {result.name}"
+                )
+
+            return await certify(target, only=only, repeat=repeat, on_result=done)
+
+    try:
+        report = asyncio.run(go())
+    finally:
+        if revoke is not None:
+
+            async def drop(gw: Gateway) -> None:
+                await gw.operator_keys.revoke(revoke)
+
+            _gw(database_url, drop)
+    folder = out or Path("var") / "certify" / report.run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.json").write_text(json.dumps(report.to_dict(), indent=2, default=str))
+    (folder / "report.html").write_text(report.to_html())
+    if json_out:
+        console.print_json(json.dumps(report.to_dict(), default=str))
+    else:
+        table = Table("test", "verdict", "seconds", "detail",
+                      title=f"Certification of {wallet_url} as {provider_code}")  # fmt: skip
+        for r in report.results:
+            table.add_row(r.name, "[green]pass[/]" if r.passed else "[red]FAIL[/]",
+                          f"{r.seconds:.2f}", escape(r.detail))  # fmt: skip
+        console.print(table)
+        console.print(f"reports: {folder / 'report.json'}, {folder / 'report.html'}")
+    raise typer.Exit(0 if report.passed else 1)

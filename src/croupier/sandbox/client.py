@@ -1,0 +1,245 @@
+"""A provider's side of the native wallet protocol and of the webhook inbox, as a careful
+provider writes it: every request signed afresh (a retry is a new nonce over the same body),
+every answer's signature checked, retries with capped exponential backoff and jitter on what
+may be transient (a timeout, a refused connection, 5xx, 429, 503, a ``retryable`` error),
+``Retry-After`` honoured, and a clear verdict when retries run out: ``Uncertain``, the call
+may or may not have been applied (the caller then rolls back a bet, or resends a win).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from croupier.domain import signing, webhooks
+
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A provider's code and one of its signing keys (``croupier keys add``)."""
+
+    provider: str
+    key_id: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Attempts and waits: ``base * 2**n`` seconds, capped, with full jitter."""
+
+    attempts: int = 5
+    base: float = 0.05
+    cap: float = 2.0
+
+    def delay(self, attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.cap)
+        return rng.uniform(0, min(self.cap, self.base * 2**attempt))
+
+
+@dataclass
+class Answer:
+    """The last answer of a call (after retries), or why there was none."""
+
+    call: str
+    status: int | None
+    body: dict[str, Any]
+    verified: bool
+    attempts: int
+    seconds: float
+    transport_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and self.body.get("status") == "OK"
+
+    @property
+    def code(self) -> str | None:
+        """The error code of a refusal; ``TIMEOUT`` or ``HTTP_<status>`` when there was no
+        wallet answer at all."""
+        if self.ok:
+            return None
+        error = self.body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("code"), str):
+            return str(error["code"])
+        if self.transport_error is not None:
+            return "TIMEOUT"
+        return f"HTTP_{self.status}"
+
+    @property
+    def definitive(self) -> bool:
+        """The wallet decided (applied or refused for good): not worth sending again."""
+        if self.ok:
+            return True
+        if self.status is None or self.status in RETRYABLE_STATUSES:
+            return False
+        error = self.body.get("error")
+        retry_class = error.get("retry_class") if isinstance(error, dict) else None
+        return retry_class != "retryable"
+
+    @property
+    def transaction(self) -> dict[str, Any]:
+        tx = self.body.get("transaction")
+        return tx if isinstance(tx, dict) else {}
+
+    def balance(self) -> tuple[str, str] | None:
+        b = self.body.get("balance")
+        if isinstance(b, dict) and isinstance(b.get("cash"), str):
+            return str(b["cash"]), str(b.get("bonus", "0"))
+        return None
+
+
+@dataclass
+class CallLog:
+    """Every attempt's latency and outcome, for summaries."""
+
+    latencies: list[float] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def add(self, seconds: float, outcome: str) -> None:
+        self.latencies.append(seconds)
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+class WalletClient:
+    """Signed calls to ``{base_url}/native/v1/{provider}/{call}`` and signed webhook
+    deliveries to ``{base_url}/webhooks/{provider}``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        backoff: Backoff | None = None,
+        timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+        webhook_secret: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.backoff = backoff or Backoff()
+        self.clock = clock
+        self.webhook_secret = webhook_secret
+        self.rng = random.Random(seed)  # noqa: S311 - backoff jitter, not cryptography
+        self.log = CallLog()
+        self.http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), transport=transport, timeout=timeout
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def path(self, call: str) -> str:
+        return f"/native/v1/{self.credentials.provider}/{call}"
+
+    async def call(
+        self, call: str, payload: dict[str, Any] | bytes, *, attempts: int | None = None
+    ) -> Answer:
+        """Send ``call`` until the wallet decides or the attempts run out."""
+        body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+        tries = attempts or self.backoff.attempts
+        started = time.perf_counter()
+        answer = Answer(call, None, {}, verified=False, attempts=0, seconds=0.0)
+        for attempt in range(tries):
+            answer = await self.send_once(call, body)
+            answer.attempts = attempt + 1
+            if answer.definitive or attempt + 1 == tries:
+                break
+            await asyncio.sleep(self.backoff.delay(attempt, self.rng, self._retry_after(answer)))
+        answer.seconds = time.perf_counter() - started
+        return answer
+
+    async def send_once(self, call: str, body: bytes, *, sign: bool = True) -> Answer:
+        """One attempt, signed afresh; never raises for the network."""
+        path = self.path(call)
+        nonce = secrets.token_urlsafe(18)
+        headers = {"content-type": "application/json"}
+        if sign:
+            headers |= signing.request_headers(
+                key_id=self.credentials.key_id, secret=self.credentials.secret, path=path,
+                body=body, timestamp=int(self.clock()), nonce=nonce,
+            )  # fmt: skip
+        began = time.perf_counter()
+        try:
+            response = await self.http.post(path, content=body, headers=headers)
+        except httpx.TransportError as exc:
+            self.log.add(time.perf_counter() - began, "TIMEOUT")
+            return Answer(call, None, {}, verified=False, attempts=1, seconds=0.0,
+                          transport_error=type(exc).__name__)  # fmt: skip
+        try:
+            parsed = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            parsed = None
+        answer = Answer(
+            call, response.status_code, parsed if isinstance(parsed, dict) else {},
+            verified=self.verified(response, path, nonce), attempts=1, seconds=0.0,
+        )  # fmt: skip
+        self.log.add(time.perf_counter() - began, answer.code or "OK")
+        return answer
+
+    def verified(self, response: httpx.Response, path: str, nonce: str) -> bool:
+        stamp = response.headers.get(signing.TIMESTAMP_HEADER, "")
+        given = response.headers.get(signing.SIGNATURE_HEADER, "")
+        if not stamp.isdigit() or not given:
+            return False
+        canonical = signing.canonical_response(
+            response.status_code, path, int(stamp), nonce, response.content
+        )
+        return secrets.compare_digest(
+            signing.signature_header(self.credentials.secret, canonical), given
+        )
+
+    @staticmethod
+    def _retry_after(answer: Answer) -> float | None:
+        return 0.0 if answer.status in (429, 503) and answer.transport_error is None else None
+
+    async def deliver(self, event: dict[str, Any], *, msg_id: str) -> Answer:
+        """One webhook delivery (Standard Webhooks), retried like a call; the same
+        ``msg_id`` on every retry, as the standard asks."""
+        if self.webhook_secret is None:
+            raise ValueError("no webhook secret: deliveries cannot be signed")
+        body = orjson.dumps(event)
+        path = f"/webhooks/{self.credentials.provider}"
+        started = time.perf_counter()
+        answer = Answer("webhook", None, {}, verified=False, attempts=0, seconds=0.0)
+        for attempt in range(self.backoff.attempts):
+            stamp = int(self.clock())
+            headers = {
+                "content-type": "application/json",
+                webhooks.ID_HEADER: msg_id,
+                webhooks.TIMESTAMP_HEADER: str(stamp),
+                webhooks.SIGNATURE_HEADER: webhooks.sign(self.webhook_secret, msg_id, stamp, body),
+            }
+            began = time.perf_counter()
+            try:
+                response = await self.http.post(path, content=body, headers=headers)
+            except httpx.TransportError as exc:
+                self.log.add(time.perf_counter() - began, "TIMEOUT")
+                answer = Answer("webhook", None, {}, verified=False, attempts=attempt + 1,
+                                seconds=0.0, transport_error=type(exc).__name__)  # fmt: skip
+            else:
+                try:
+                    parsed = orjson.loads(response.content)
+                except orjson.JSONDecodeError:
+                    parsed = None
+                answer = Answer(
+                    "webhook", response.status_code, parsed if isinstance(parsed, dict) else {},
+                    verified=True, attempts=attempt + 1, seconds=0.0,
+                )  # fmt: skip
+                self.log.add(time.perf_counter() - began, answer.code or "OK")
+            if answer.definitive or attempt + 1 == self.backoff.attempts:
+                break
+            await asyncio.sleep(self.backoff.delay(attempt, self.rng, self._retry_after(answer)))
+        answer.seconds = time.perf_counter() - started
+        return answer
