@@ -11,7 +11,8 @@ $(BIN)/croupier: pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-## run: create .venv if missing, migrate the SQLite database under var/, serve the API with a demo provider
+## run: create .venv if missing, migrate the SQLite database under var/, serve the API with a demo
+## provider, and the sandbox provider (its own process) with simulated players playing through it
 run: $(BIN)/croupier
 	$(BIN)/croupier migrate
 	$(BIN)/croupier run --demo

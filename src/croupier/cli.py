@@ -42,6 +42,7 @@ from croupier.domain.errors import (
     ConfigurationError,
     CroupierError,
     InvalidRequest,
+    TransactionNotFound,
     all_error_types,
 )
 from croupier.domain.money import format_decimal, parse_decimal
@@ -1115,6 +1116,21 @@ def inbox_list(
     for r in rows:
         table.add_row(*(str(r[n]) if r[n] is not None else "" for n in names))
     console.print(table)
+
+
+@inbox_app.command("body")
+def inbox_body(delivery: int, database_url: DbOption = None) -> None:
+    """Print a delivery's body exactly as it was received (for a round event, its fairness
+    evidence: `croupier inbox body ID | croupier verify-round -`)."""
+
+    async def use(gw: Gateway) -> bytes | None:
+        return await gw.inbox.store.delivery_body(delivery)
+
+    body = _with_gateway(database_url, use)
+    if body is None:
+        _fail(TransactionNotFound(f"no webhook delivery {delivery}"))
+        return
+    sys.stdout.buffer.write(body + b"\n")
 
 
 @inbox_app.command("requeue")

@@ -363,7 +363,11 @@ def verify_round(
     """Recompute a round from its fairness evidence and say whether it is fair: the server
     seed matches the commitment shown before play, and the seeds and nonce give the result
     and the payout claimed. Exit status 0 fair, 1 not (or not verifiable yet)."""
-    raw = sys.stdin.read() if source == "-" else Path(source).read_text("utf-8")
+    try:
+        raw = sys.stdin.read() if source == "-" else Path(source).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        err_console.print(f"[red]cannot read {escape(source)}:[/] {exc}")
+        raise typer.Exit(1) from None
     try:
         document = json.loads(raw)
     except ValueError:
@@ -371,9 +375,13 @@ def verify_round(
         raise typer.Exit(1) from None
     evidence = document.get("fairness", document) if isinstance(document, dict) else {}
     if sandbox_url and server_seed is None:
-        response = httpx.post(f"{sandbox_url.rstrip('/')}/verify",
-                              json={"evidence": evidence}, timeout=10.0)  # fmt: skip
-        out = response.json()
+        try:
+            response = httpx.post(f"{sandbox_url.rstrip('/')}/verify",
+                                  json={"evidence": evidence}, timeout=10.0)  # fmt: skip
+            out = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            err_console.print(f"[red]the sandbox at {escape(sandbox_url)} did not answer:[/] {exc}")
+            raise typer.Exit(1) from None
     else:
         out = verdict_out(fair.verify(evidence if isinstance(evidence, dict) else {},
                                       server_seed=server_seed))  # fmt: skip
@@ -420,6 +428,12 @@ def certify_cmd(
     """Put a wallet through the go-live tests (docs/certify.md). Against this machine's
     Croupier, with no key or operator key given, it makes them in the database (the operator
     key is revoked at the end). Exit status 0 all passed, 1 a test failed, 2 a usage error."""
+    if only and (bad := sorted(set(only) - set(TESTS))):
+        err_console.print(f"[red]unknown test {bad[0]}[/]; known: {', '.join(TESTS)}")
+        raise typer.Exit(2)
+    if secret is not None and key_id is None:
+        err_console.print("[red]--secret goes with --key-id[/]")
+        raise typer.Exit(2)
     revoke: str | None = None
     if secret is None or operator_key is None:
 
@@ -431,17 +445,12 @@ def certify_cmd(
         key_id, secret = key_id or made.key_id, secret or made.secret
         if operator_key is None:
             operator_key, revoke = made.operator_key, made.operator_key_id
-    if key_id is None:
-        err_console.print("[red]--key-id goes with --secret[/]")
-        raise typer.Exit(2)
+    assert key_id is not None  # noqa: S101 - given with --secret, or provisioned above
     target = Target(
         wallet_url=wallet_url, credentials=Credentials(provider_code, key_id, secret),
         operator_url=operator_url or wallet_url, operator_key=operator_key, recon=not no_recon,
     )  # fmt: skip
     chosen = [t for t in TESTS if not only or t in only]
-    if only and (bad := sorted(set(only) - set(TESTS))):
-        err_console.print(f"[red]unknown test {bad[0]}[/]; known: {', '.join(TESTS)}")
-        raise typer.Exit(2)
 
     async def go() -> Report:
         with Progress(

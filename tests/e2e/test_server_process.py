@@ -28,11 +28,16 @@ def _free_port() -> int:
 
 
 def test_run_serves_the_demo_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """The demo also starts the sandbox provider (its own process) with simulated players,
+    who play through this wallet; SIGTERM stops both."""
     url = f"sqlite:///{tmp_path}/croupier.db"
     upgrade(url)
-    port = _free_port()
+    port, sandbox_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CROUPIER_")}
     env["CROUPIER_DATABASE_URL"] = url
+    env["CROUPIER_SANDBOX_PORT"] = str(sandbox_port)
+    env["CROUPIER_DEMO_PLAYERS"] = "2"
+    env["CROUPIER_LOG_LEVEL"] = "INFO"  # the demo mutes per-call logs unless it is set
     out, err = tmp_path / "out.txt", tmp_path / "err.txt"
     with out.open("w") as stdout, err.open("w") as stderr:
         server = subprocess.Popen(  # noqa: S603 - our own CLI
@@ -68,16 +73,41 @@ def test_run_serves_the_demo_and_stops_cleanly_on_sigterm(tmp_path: Path) -> Non
                 'croupier_wallet_call_seconds_count{call="bet",outcome="OK",provider="demo"}'
                 in (metrics)
             )
+            sandbox = _sandbox_played(server.pid, sandbox_port, out, err)
         finally:
             server.send_signal(signal.SIGTERM)
             code = server.wait(timeout=30)
     assert code == 0, err.read_text()
     assert "croupier stopped" in out.read_text()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in sandbox), "the sandbox outlived run"
     log_lines = [json.loads(line) for line in err.read_text().splitlines() if line.startswith("{")]
     calls = [line for line in log_lines if line.get("msg") == "wallet call"]
-    assert calls, err.read_text()
-    assert calls[-1]["call"] == "bet"
-    assert calls[-1]["correlation_id"]
+    demo_calls = [line for line in calls if line.get("provider") == "demo"]
+    assert demo_calls, err.read_text()
+    assert demo_calls[-1]["call"] == "bet"
+    assert demo_calls[-1]["correlation_id"]
+    assert any(line.get("provider") == "sandbox" for line in calls)
+
+
+def _sandbox_played(pid: int, port: int, out: Path, err: Path) -> set[int]:
+    """The demo's sandbox: announced, a child process of ``pid``, its players' rounds settled
+    through the wallet with no error and no anomaly. Its pid(s)."""
+    assert f"sandbox: a reference game provider at http://127.0.0.1:{port}" in out.read_text()
+    sandbox = _children(pid)
+    assert len(sandbox) == 1, sandbox
+
+    def played() -> bool:
+        try:
+            got = httpx.get(f"http://127.0.0.1:{port}/stats").json()
+        except httpx.TransportError:
+            return False
+        return bool(got["by_status"].get("settled", 0) >= 2)
+
+    _wait_for(played, err)
+    stats = httpx.get(f"http://127.0.0.1:{port}/stats").json()
+    assert stats["errors"] == {}, stats
+    assert stats["anomalies"] == [], stats
+    return sandbox
 
 
 def _start(argv: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]:
@@ -123,6 +153,7 @@ def test_workers_share_the_port_and_stop_together(tmp_path: Path, postgres_url: 
     truncate_postgres(postgres_url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CROUPIER_")}
     env["CROUPIER_DATABASE_URL"] = postgres_url
+    env["CROUPIER_SANDBOX_PORT"] = str(_free_port())
     port = _free_port()
     out, err = tmp_path / "out.txt", tmp_path / "err.txt"
     server = _start(["--demo", "--workers", "2", "--port", str(port)], env, tmp_path)

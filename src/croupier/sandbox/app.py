@@ -41,16 +41,21 @@ async def _json(request: Request) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested thousands deep
         raise SandboxError(400, "INVALID_REQUEST", "the body is not JSON") from None
     if not isinstance(body, dict):
         raise SandboxError(400, "INVALID_REQUEST", "the body is a JSON object")
     return body
 
 
+def _verify(evidence: object, server_seed: object) -> fair.Verdict:
+    seed = server_seed if isinstance(server_seed, str) else None
+    return fair.verify(evidence if isinstance(evidence, dict) else {}, server_seed=seed)
+
+
 def create_app(provider: Provider) -> Starlette:
     async def launch(request: Request) -> Response:
-        return JSONResponse(await provider.launch(request.url.query), status_code=201)
+        return JSONResponse(await provider.launch(request.url.query))
 
     async def spin(request: Request) -> Response:
         body = await _json(request)
@@ -88,9 +93,7 @@ def create_app(provider: Provider) -> Starlette:
         seed_ = body.get("server_seed")
         if isinstance(evidence, dict) and seed_ is None:
             seed_ = provider.revealed.get(str(evidence.get("server_seed_hash")))
-        verdict = fair.verify(evidence if isinstance(evidence, dict) else {},
-                              server_seed=seed_ if isinstance(seed_, str) else None)  # fmt: skip
-        return JSONResponse(verdict_out(verdict))
+        return JSONResponse(verdict_out(_verify(evidence, seed_)))
 
     async def feed(request: Request) -> Response:
         try:

@@ -64,7 +64,7 @@ class Switch:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
                 raise ChaosError(f"{name} is a whole number from 0 to {top}, not {value!r}")
-        if self.error_status not in ERROR_STATUSES:
+        if not isinstance(self.error_status, int) or self.error_status not in ERROR_STATUSES:
             raise ChaosError(
                 f"error_status is one of {', '.join(map(str, ERROR_STATUSES))}, "
                 f"not {self.error_status!r}"
@@ -112,8 +112,13 @@ class Chaos:
         self._bursts[endpoint] = switch.burst
 
     def update(self, endpoint: str, data: object) -> Switch:
+        """The endpoint's switch with the keys of ``data`` changed; what is left of a burst
+        is kept unless ``data`` sets ``burst`` (which arms it again)."""
         switch = Switch.from_dict(data, self.get(endpoint))
+        left = self._bursts.get(endpoint, 0)
         self.set(endpoint, switch)
+        if isinstance(data, dict) and "burst" not in data:
+            self._bursts[endpoint] = left
         return switch
 
     def clear(self, endpoint: str | None = None) -> None:

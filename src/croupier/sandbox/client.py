@@ -58,10 +58,14 @@ class Answer:
     attempts: int
     seconds: float
     transport_error: str | None = None
+    retry_after: float | None = None
+    """The answer's ``Retry-After`` in seconds, when it gave one."""
 
     @property
     def ok(self) -> bool:
-        return self.status == 200 and self.body.get("status") == "OK"
+        """Applied, and the answer is the wallet's: its signature checked out. An OK whose
+        signature does not verify may be forged: it decides nothing."""
+        return self.status == 200 and self.body.get("status") == "OK" and self.verified
 
     @property
     def code(self) -> str | None:
@@ -69,6 +73,8 @@ class Answer:
         wallet answer at all."""
         if self.ok:
             return None
+        if self.status == 200 and self.body.get("status") == "OK":
+            return "RESPONSE_UNVERIFIED"
         error = self.body.get("error")
         if isinstance(error, dict) and isinstance(error.get("code"), str):
             return str(error["code"])
@@ -82,6 +88,8 @@ class Answer:
         if self.ok:
             return True
         if self.status is None or self.status in RETRYABLE_STATUSES:
+            return False
+        if self.status == 200:  # an OK not proven the wallet's, or a 200 that is not its JSON
             return False
         error = self.body.get("error")
         retry_class = error.get("retry_class") if isinstance(error, dict) else None
@@ -184,6 +192,7 @@ class WalletClient:
         answer = Answer(
             call, response.status_code, parsed if isinstance(parsed, dict) else {},
             verified=self.verified(response, path, nonce), attempts=1, seconds=0.0,
+            retry_after=retry_after(response),
         )  # fmt: skip
         self.log.add(time.perf_counter() - began, answer.code or "OK")
         return answer
@@ -196,13 +205,15 @@ class WalletClient:
         canonical = signing.canonical_response(
             response.status_code, path, int(stamp), nonce, response.content
         )
+        # As bytes: a header that is not ASCII is a wrong signature, not a TypeError.
         return secrets.compare_digest(
-            signing.signature_header(self.credentials.secret, canonical), given
+            signing.signature_header(self.credentials.secret, canonical).encode(),
+            given.encode(),
         )
 
     @staticmethod
     def _retry_after(answer: Answer) -> float | None:
-        return 0.0 if answer.status in (429, 503) and answer.transport_error is None else None
+        return answer.retry_after if answer.status in (429, 503) else None
 
     async def deliver(self, event: dict[str, Any], *, msg_id: str) -> Answer:
         """One webhook delivery (Standard Webhooks), retried like a call; the same
@@ -236,6 +247,7 @@ class WalletClient:
                 answer = Answer(
                     "webhook", response.status_code, parsed if isinstance(parsed, dict) else {},
                     verified=True, attempts=attempt + 1, seconds=0.0,
+                    retry_after=retry_after(response),
                 )  # fmt: skip
                 self.log.add(time.perf_counter() - began, answer.code or "OK")
             if answer.definitive or attempt + 1 == self.backoff.attempts:
@@ -243,3 +255,9 @@ class WalletClient:
             await asyncio.sleep(self.backoff.delay(attempt, self.rng, self._retry_after(answer)))
         answer.seconds = time.perf_counter() - started
         return answer
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds, when it is a number of seconds (not a date)."""
+    value = response.headers.get("retry-after", "").strip()
+    return float(value) if value.isascii() and value.isdigit() else None

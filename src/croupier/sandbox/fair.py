@@ -397,6 +397,8 @@ def _parse_minor(text: object) -> tuple[int, int] | None:
     """A plain non-negative decimal string as (minor units, exponent), None when malformed."""
     if not isinstance(text, str):
         return None
+    if len(text) > 40:  # no amount has 40 digits; int() refuses past 4300
+        return None
     match = _DECIMAL_RE.fullmatch(text)
     if match is None:
         return None

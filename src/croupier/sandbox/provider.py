@@ -59,7 +59,8 @@ class SandboxError(Exception):
 def to_minor(text: str, exponent: int) -> int:
     """Decimal string to minor units, exactly; SandboxError if malformed or too fine."""
     whole, dot, frac = text.partition(".")
-    if not whole.isdigit() or (dot and not frac.isdigit()) or not text.isascii():
+    too_long = len(text) > 40  # no stake has 40 digits; int() refuses past 4300
+    if too_long or not whole.isdigit() or (dot and not frac.isdigit()) or not text.isascii():
         raise SandboxError(400, "AMOUNT_INVALID", f"{text!r} is not a decimal amount")
     if len(frac) > exponent and frac[exponent:].strip("0"):
         raise SandboxError(
@@ -186,7 +187,7 @@ class Provider:
         expected = hmac.new(
             creds.secret.encode(), f"LAUNCH\n{signed}".encode(), hashlib.sha256
         ).hexdigest()
-        if not hmac.compare_digest(expected, signature):
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise SandboxError(401, "LAUNCH_INVALID", "the launch URL's signature does not match")
         expires = fields.get("expires", "")
         if not expires.isdigit() or int(expires) + self.skew < self.clock():

@@ -104,6 +104,9 @@ class InboxStore(Protocol):
         self, *, status: str | None, provider: str | None, limit: int
     ) -> Sequence[dict[str, object]]: ...
 
+    async def delivery_body(self, delivery: int) -> bytes | None:
+        """The raw body of delivery ``delivery`` (our id), as received; None if unknown."""
+
     async def requeue(
         self, *, ids: Sequence[int] = (), start: datetime | None = None,
         end: datetime | None = None, provider: str | None = None, now: datetime,

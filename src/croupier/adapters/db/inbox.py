@@ -156,6 +156,10 @@ class SqlInboxStore:
             out.append(row)
         return out
 
+    async def delivery_body(self, delivery: int) -> bytes | None:
+        rows = await self.db.fetch("SELECT body FROM webhook_deliveries WHERE id = $1", delivery)
+        return bytes(rows[0][0]) if rows else None
+
     async def requeue(
         self, *, ids: Sequence[int] = (), start: datetime | None = None,
         end: datetime | None = None, provider: str | None = None, now: datetime,
