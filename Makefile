@@ -43,4 +43,4 @@ verify: $(BIN)/croupier
 	$(BIN)/croupier ledger verify
 
 clean:
-	rm -rf $(VENV) var/*.db var/*.db-* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var/*.db var/*.db-* var/sandbox var/certify .pytest_cache .mypy_cache .ruff_cache

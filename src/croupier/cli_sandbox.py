@@ -27,6 +27,7 @@ from croupier.sandbox.app import create_app, verdict_out
 from croupier.sandbox.certify import TESTS, Report, Result, Target, certify
 from croupier.sandbox.chaos import ENDPOINTS, Chaos
 from croupier.sandbox.client import Credentials, WalletClient
+from croupier.sandbox.journal import Journal
 from croupier.sandbox.operator import OperatorClient, OperatorError
 from croupier.sandbox.players import CATEGORIES, Plan, Simulation, Summary
 from croupier.sandbox.provider import Provider
@@ -198,6 +199,16 @@ def serve(
         ),
     ] = None,
     chaos_seed: Annotated[int | None, typer.Option(help="Seed of the chaos dice.")] = None,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where seeds, rounds and the feed are kept across restarts "
+            "(default var/sandbox/<provider>)."
+        ),
+    ] = None,
+    memory: Annotated[
+        bool, typer.Option("--memory", help="Keep nothing across restarts (no state dir).")
+    ] = False,
 ) -> None:
     """Serve the sandbox provider (launch, spin, seeds, feed, chaos) until interrupted; with
     --players, simulated players play on it (forever, at --cadence)."""
@@ -208,7 +219,8 @@ def serve(
 
     client = WalletClient(wallet_url, creds, webhook_secret=webhook_secret,
                           transport=ChaosTransport(httpx.AsyncHTTPTransport(), chaos))  # fmt: skip
-    provider = Provider(client, chaos=chaos)
+    journal = None if memory else Journal(state_dir or Path("var") / "sandbox" / provider_code)
+    provider = Provider(client, chaos=chaos, journal=journal)
     base = f"http://{host}:{port}"
     simulation = None
     if players:
@@ -222,11 +234,16 @@ def serve(
     console.print(
         f"sandbox provider [bold]{provider_code}[/] at {base} (a page for people at {base}/, "
         f"JSON at {base}/stats), paying through {wallet_url}"
-        f"{f'; {players} simulated players' if players else ''}. Ctrl-C stops.",
+        f"{f'; {players} simulated players' if players else ''}. "
+        + (f"State in {journal.directory} ({len(provider.rounds)} rounds, "
+           f"{len(provider.feed)} feed lines kept). " if journal else "State in memory. ")
+        + "Ctrl-C stops.",
         soft_wrap=True,
-    )
+    )  # fmt: skip
     summary = asyncio.run(_serve_sandbox(provider, host=host, port=port, resend_seconds=2.0,
                                          simulation=simulation))  # fmt: skip
+    if journal is not None:
+        journal.close()
     if summary is not None:
         console.print_json(json.dumps({"players": summary.to_dict()}))
 

@@ -22,6 +22,7 @@ from croupier.sandbox import fair
 from croupier.sandbox.app import create_app
 from croupier.sandbox.chaos import Chaos, ChaosTransport
 from croupier.sandbox.client import Backoff, Credentials, WalletClient
+from croupier.sandbox.journal import Journal
 from croupier.sandbox.operator import OperatorClient
 from croupier.sandbox.players import CATEGORIES
 from croupier.sandbox.provider import Provider
@@ -110,8 +111,9 @@ def seed_where(
 
 @asynccontextmanager
 async def sandbox(
-    api: Api, *, webhook: bool = False, seed: int = 7, backoff: Backoff = NO_WAIT
-) -> AsyncIterator[Sandbox]:
+    api: Api, *, webhook: bool = False, seed: int = 7, backoff: Backoff = NO_WAIT,
+    journal: Journal | None = None,
+) -> AsyncIterator[Sandbox]:  # fmt: skip
     """The sandbox provider for ``api``'s provider, with a webhook secret if ``webhook``."""
     webhook_secret = None
     if webhook:
@@ -124,8 +126,9 @@ async def sandbox(
         clock=lambda: api.clock().timestamp(), webhook_secret=webhook_secret, seed=seed,
     )  # fmt: skip
     provider = Provider(
-        client, chaos=chaos, clock=lambda: api.clock().timestamp(), prefix=f"sbx{seed}"
-    )
+        client, chaos=chaos, clock=lambda: api.clock().timestamp(), prefix=f"sbx{seed}",
+        journal=journal,
+    )  # fmt: skip
     operator = OperatorClient(WALLET_URL, api.operator_token, transport=wallet_transport(api))
     http = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_app(provider)), base_url=SANDBOX_URL
@@ -136,3 +139,5 @@ async def sandbox(
         await http.aclose()
         await operator.aclose()
         await client.aclose()
+        if journal is not None:
+            journal.close()

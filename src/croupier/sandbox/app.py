@@ -71,7 +71,7 @@ def create_app(provider: Provider) -> Starlette:
         r = await provider.spin(
             request.path_params["session_id"], game=game, stake=stake, params=params
         )
-        return JSONResponse(r.public())
+        return JSONResponse(provider.round_out(r))
 
     async def seed(request: Request) -> Response:
         body = await _json(request)
@@ -85,7 +85,7 @@ def create_app(provider: Provider) -> Starlette:
         r = provider.rounds.get(request.path_params["round_id"])
         if r is None:
             raise SandboxError(404, "ROUND_NOT_FOUND", "no such round")
-        return JSONResponse(r.public())
+        return JSONResponse(provider.round_out(r))
 
     async def verify(request: Request) -> Response:
         body = await _json(request)

@@ -27,7 +27,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -36,6 +36,7 @@ from croupier.domain.webhook_events import checksum
 from croupier.sandbox import fair
 from croupier.sandbox.chaos import Chaos
 from croupier.sandbox.client import Answer, WalletClient
+from croupier.sandbox.journal import Journal, Restored
 
 FEED_COLUMNS = (
     "TransactionId", "RoundId", "PlayerId", "GameCode", "Type", "Amount", "Currency", "Status",
@@ -156,6 +157,7 @@ class Provider:
         launch_seconds_skew: int = 30,
         clock: Callable[[], float] = time.time,
         prefix: str | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.client = client
         self.chaos = chaos or Chaos()
@@ -171,6 +173,36 @@ class Provider:
         self.anomalies: list[str] = []
         self._ids = itertools.count(1)
         self._locks: dict[str, asyncio.Lock] = {}
+        self.journal = journal
+        if journal is not None:
+            self._restore(journal.read())
+
+    def _restore(self, restored: Restored) -> None:
+        """What an earlier run of this sandbox left in its journal: seeds (and the nonces
+        used), revealed seeds, rounds and the feed. Sessions are not kept: players launch
+        again."""
+        for player_id, s in restored.seeds.items():
+            self.seeds[player_id] = fair.SeedPair(
+                str(s["server_seed"]), str(s["client_seed"]), int(s["nonce"])
+            )
+        self.revealed.update(restored.revealed)
+        names = {f.name for f in fields(Round)}
+        for round_id, r in restored.rounds.items():
+            self.rounds[round_id] = Round(**{k: v for k, v in r.items() if k in names})
+        for row in restored.feed.values():
+            self.feed.append(FeedRow(**{**row, "at": datetime.fromisoformat(row["at"])}))
+
+    def _keep_seed(self, player_id: str, pair: fair.SeedPair) -> None:
+        if self.journal is not None:
+            self.journal.write("seeds", {"player_id": player_id, **asdict(pair)})
+
+    def _keep_round(self, r: Round) -> None:
+        if self.journal is not None:
+            self.journal.write("rounds", asdict(r))
+
+    def _keep_row(self, row: FeedRow) -> None:
+        if self.journal is not None:
+            self.journal.write("feed", {**asdict(row), "at": row.at.isoformat()})
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -241,6 +273,7 @@ class Provider:
         if pair is None:
             pair = fair.SeedPair(fair.new_server_seed(), secrets.token_hex(8))
             self.seeds[player_id] = pair
+            self._keep_seed(player_id, pair)
         return pair
 
     def rotate(self, player_id: str, client_seed: str | None = None) -> dict[str, Any]:
@@ -252,9 +285,9 @@ class Provider:
             raise SandboxError(400, "SEED_INVALID", str(exc)) from None
         self.seeds[player_id] = new
         self.revealed[old.server_seed_hash] = revealed
-        for r in self.rounds.values():
-            if r.fairness.get("server_seed_hash") == old.server_seed_hash:
-                r.fairness["server_seed"] = revealed
+        if self.journal is not None:
+            self.journal.write("seeds", {"revealed": old.server_seed_hash, "server_seed": revealed})
+        self._keep_seed(player_id, new)
         return {
             "revealed": {"server_seed": revealed, "server_seed_hash": old.server_seed_hash,
                          "client_seed": old.client_seed, "rounds_played": old.nonce},
@@ -268,10 +301,12 @@ class Provider:
         return f"{self.prefix}-{kind}{next(self._ids)}"
 
     def _row(self, r: Round, tx: str, kind: str, amount: int, status: str) -> None:
-        self.feed.append(FeedRow(
+        row = FeedRow(
             tx, r.id, r.player_id, r.game, kind, to_text(amount, r.exponent), r.currency,
             status, datetime.fromtimestamp(self.clock(), UTC),
-        ))  # fmt: skip
+        )  # fmt: skip
+        self.feed.append(row)
+        self._keep_row(row)
 
     async def spin(
         self, session_id: str, *, game: str | None = None, stake: str,
@@ -303,6 +338,7 @@ class Provider:
             began = time.perf_counter()
             await self._play(session, r, pair)
             r.seconds = time.perf_counter() - began
+            self._keep_round(r)
         return r
 
     def _money(self, s: Session, r: Round, tx: str, amount: int, **extra: Any) -> dict[str, Any]:
@@ -351,6 +387,7 @@ class Provider:
             nonce=pair.nonce, server_seed=None, exponent=r.exponent,
         )  # fmt: skip
         pair.nonce += 1
+        self._keep_seed(r.player_id, pair)
         if outcome.payout:
             r.win_tx = self._tx("w")
             call, payload = "win", self._money(s, r, r.win_tx, outcome.payout, close_round=True)
@@ -403,8 +440,10 @@ class Provider:
             for row in self.feed:
                 if row.tx_id == r.bet_tx:
                     row.status = "CANCELLED"
+                    self._keep_row(row)
                 elif row.tx_id == r.rollback_tx:
                     row.amount = to_text(r.stake, r.exponent)
+                    self._keep_row(row)
 
     async def _maybe_duplicate(self, call: str, payload: dict[str, Any], first: Answer) -> None:
         """``duplicate``: the same call again, signed afresh; the wallet must answer the
@@ -480,6 +519,7 @@ class Provider:
                 if r is not None and r.status == "pending" and item.kind != "webhook":
                     r.status = "settled"
                     r.balance_after = (answer.balance() or ("", ""))[0] or None
+                    self._keep_round(r)
                     session = self.sessions.get(r.session_id)
                     if session is not None:
                         await self._event(session, r, "round")
@@ -487,11 +527,19 @@ class Provider:
                 self.pending.append(item)
         return done
 
+    def round_out(self, r: Round) -> dict[str, Any]:
+        """A round as JSON, its server seed in the evidence once it has been revealed."""
+        out = r.public()
+        seed = self.revealed.get(str(r.fairness.get("server_seed_hash")))
+        if seed is not None:
+            out["fairness"] = {**r.fairness, "server_seed": seed}
+        return out
+
     # -- feed and stats -------------------------------------------------------------------
 
     def feed_csv(self, day: date | None = None) -> str:
         """The day's transactions (UTC), every one the provider sent, as its partners get
-        them: read through ``examples/sandbox/sandbox-mapping.toml``."""
+        them (the mapping `croupier sandbox setup` stores reads it: docs/sandbox.md)."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(FEED_COLUMNS)
