@@ -597,6 +597,43 @@ async def concurrent_bets(run: Run) -> tuple[str, dict[str, Any]]:
     return "10 taken, 20 refused for funds; balance exact", evidence
 
 
+@test("signatures", "signed both ways: answers signed for the request; forged and replayed refused")
+async def signatures(run: Run) -> tuple[str, dict[str, Any]]:
+    p = await run.player("10.00")
+    client = run.client(attempts=1)
+    start = await p.balance(client)
+    body = json.dumps({"player_id": p.id, "token": p.token}).encode()
+    bet = json.dumps(p.bet(run.ref("bet"), run.ref("round"), 10**p.exponent)).encode()
+    nonce = f"cert-{run.id}-{secrets.token_hex(8)}"
+    now = int(run.target.clock())
+    seen = {
+        "signed balance": await client.send_once("balance", body, nonce=nonce),
+        "the same nonce again": await client.send_once("balance", body, nonce=nonce),
+        "signed 10 minutes ago": await client.send_once("bet", bet, timestamp=now - 600),
+        "signed 10 minutes ahead": await client.send_once("bet", bet, timestamp=now + 600),
+        "another secret": await client.send_once("bet", bet, secret="csk_" + "x" * 43),
+    }
+    evidence = {k: {"status": a.status, "code": a.code, "signed": a.verified}
+                for k, a in seen.items()}  # fmt: skip
+    first = seen["signed balance"]
+    if not first.ok:
+        raise Failed(f"a signed balance call was not answered with a signed OK ({first.code})",
+                     answers=evidence)  # fmt: skip
+    wanted = {
+        "the same nonce again": "NONCE_REPLAYED",
+        "signed 10 minutes ago": "REQUEST_EXPIRED",
+        "signed 10 minutes ahead": "REQUEST_EXPIRED",
+        "another secret": "SIGNATURE_INVALID",
+    }
+    wrong = [f"{k} ({seen[k].code}, want {code})" for k, code in wanted.items()
+             if seen[k].code != code or not 400 <= (seen[k].status or 0) < 500]  # fmt: skip
+    if wrong:
+        raise Failed(f"not refused as the protocol says: {'; '.join(wrong)}", answers=evidence)
+    end = await p.balance(client)
+    expect_balance("after forged bets", end, start, p, answers=evidence)
+    return "answers signed for their request; replayed, stale, early and forged refused", evidence
+
+
 async def certify(
     target: Target,
     *,

@@ -168,15 +168,20 @@ class WalletClient:
         answer.seconds = time.perf_counter() - started
         return answer
 
-    async def send_once(self, call: str, body: bytes, *, sign: bool = True) -> Answer:
-        """One attempt, signed afresh; never raises for the network."""
+    async def send_once(
+        self, call: str, body: bytes, *, sign: bool = True, nonce: str | None = None,
+        timestamp: int | None = None, secret: str | None = None,
+    ) -> Answer:  # fmt: skip
+        """One attempt, signed afresh (or with the ``nonce``, ``timestamp`` or ``secret``
+        given, to test a wallet's refusals); never raises for the network."""
         path = self.path(call)
-        nonce = secrets.token_urlsafe(18)
+        nonce = nonce or secrets.token_urlsafe(18)
         headers = {"content-type": "application/json"}
         if sign:
             headers |= signing.request_headers(
-                key_id=self.credentials.key_id, secret=self.credentials.secret, path=path,
-                body=body, timestamp=int(self.clock()), nonce=nonce,
+                key_id=self.credentials.key_id, secret=secret or self.credentials.secret,
+                path=path, body=body, nonce=nonce,
+                timestamp=int(self.clock()) if timestamp is None else timestamp,
             )  # fmt: skip
         began = time.perf_counter()
         try:
