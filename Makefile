@@ -33,10 +33,12 @@ fmt: $(BIN)/croupier
 	$(BIN)/ruff check --fix src tests bench
 
 ## bench: bets per second and latency on SQLite and PostgreSQL, beside pgbench on the same SQL;
-## then reconciliation of 100,000 and 1,000,000 feed rows (time, memory; CROUPIER_BENCH_RECON_ROWS)
+## then reconciliation of 100,000 and 1,000,000 feed rows (time, memory; CROUPIER_BENCH_RECON_ROWS);
+## then rounds through the sandbox provider end to end, quiet and with chaos
 bench: $(BIN)/croupier
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.recon_bench
+	$(BIN)/python -m bench.sandbox_bench
 
 ## verify: prove the ledger invariants of the default database
 verify: $(BIN)/croupier
