@@ -9,6 +9,7 @@ import os
 import secrets
 import signal
 import socket
+import subprocess
 import sys
 import time
 import tomllib
@@ -18,7 +19,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import httpx
 import typer
@@ -95,6 +96,9 @@ app.add_typer(ledger_app, name="ledger")
 # Library warnings (an alert, a round timeout) are the CLI's to print or not: without a
 # handler Python would write them bare to stderr. `croupier run` configures real logging.
 logging.getLogger("croupier").addHandler(logging.NullHandler())
+
+if TYPE_CHECKING:
+    from croupier.cli_sandbox import ProviderSetup
 
 console = Console()
 err_console = Console(stderr=True)
@@ -444,13 +448,39 @@ class _DemoSandbox:
         await gw.operator_keys.revoke(self.operator_key_id)
 
 
-async def _demo_sandbox(gw: Gateway, settings: Settings, base: str) -> _DemoSandbox:
+async def _came_up(process: asyncio.subprocess.Process, url: str, seconds: float = 20) -> bool:
+    """Whether the child answers ``url`` before it exits or ``seconds`` pass."""
+    async with httpx.AsyncClient(timeout=2.0) as http:
+        for _ in range(int(seconds * 10)):
+            if process.returncode is not None:
+                return False
+            with suppress(httpx.TransportError):
+                if (await http.get(url)).status_code == 200:
+                    return True
+            with suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), 0.1)
+    return False
+
+
+async def _demo_sandbox(gw: Gateway, settings: Settings, base: str) -> _DemoSandbox | None:
     """Start the sandbox provider (its own process, docs/sandbox.md) with simulated players,
     paying through this server over HTTP. Its secrets go through the environment, never the
     command line."""
     from croupier.cli_sandbox import provision  # noqa: PLC0415 - croupier.cli_sandbox imports us
 
     made = await provision(gw, "sandbox")
+    started = None
+    try:
+        started = await _start_demo_sandbox(made, settings, base)
+    finally:
+        if started is None:  # not running: its operator key goes now
+            await gw.operator_keys.revoke(made.operator_key_id)
+    return started
+
+
+async def _start_demo_sandbox(
+    made: ProviderSetup, settings: Settings, base: str
+) -> _DemoSandbox | None:
     if "CROUPIER_LOG_LEVEL" not in os.environ:
         # One log line per call, from a handful of players, would bury what this prints.
         for name in ("croupier.api", "croupier.operator", "croupier.jobs.periodic"):
@@ -467,9 +497,18 @@ async def _demo_sandbox(gw: Gateway, settings: Settings, base: str) -> _DemoSand
         "--wallet-url", base, "--host", settings.host, "--port", str(port),
         "--players", str(settings.demo_players), "--cadence", "2",
     ]  # fmt: skip
-    process = await asyncio.create_subprocess_exec(*command, env=env)
+    command.append("--exit-with-parent")  # its stdin is ours: it stops when we go, however
+    process = await asyncio.create_subprocess_exec(*command, env=env, stdin=subprocess.PIPE)
     exe = _command_path()
     sandbox = f"http://{settings.host}:{port}"
+    if not await _came_up(process, f"{sandbox}/healthz"):
+        err_console.print(
+            f"sandbox: did not start on port {port} (exit status {process.returncode}; see "
+            "its message above): the wallet serves on without it. CROUPIER_SANDBOX_PORT "
+            "chooses another port.",
+            soft_wrap=True,
+        )
+        return None
     console.print(
         f"sandbox: a reference game provider at {sandbox} (open {sandbox}/ in a browser: its "
         f"rounds and counters), {settings.demo_players} simulated players spinning dice, limbo "

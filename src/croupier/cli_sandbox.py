@@ -7,10 +7,11 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
@@ -77,11 +78,19 @@ class ProviderSetup:
     operator_key_id: str
 
 
+# What each needs of the operator API, and no more.
+SANDBOX_SCOPES = ("players:write", "cashier", "launch", "catalogue:write")
+CERTIFY_SCOPES = (*SANDBOX_SCOPES, "protection", "recon:write")
+
+
 async def provision(
-    gw: Gateway, provider: str, *, operator_key: bool = True, webhook: bool = True
-) -> ProviderSetup:
+    gw: Gateway, provider: str, *, operator_scopes: tuple[str, ...] = SANDBOX_SCOPES,
+    webhook: bool = True,
+) -> ProviderSetup:  # fmt: skip
     """The primary key and an active webhook secret are reused (made if there is none); an
-    operator key is made each time (only its hash is kept, so it cannot be read back)."""
+    operator key with ``operator_scopes`` (none: no key) is made each time (only its hash is
+    kept, so it cannot be read back). The sandbox feed's mapping is stored for the provider
+    unless it has one already (a real provider's own mapping is never replaced)."""
     if not any(k.status == "primary" for k in await gw.keys.list(provider)):
         await gw.keys.add(provider)
     key_id, secret = await gw.keys.primary_secret(provider)
@@ -89,14 +98,20 @@ async def provision(
     if webhook:
         active = await gw.inbox.store.webhook_secrets(provider)
         webhook_secret = active[0] if active else (await gw.inbox.add_secret(provider))[1]
+    if await gw.recon.store.mapping(provider) is None:
+        await gw.recon.store.set_mapping(
+            provider, mapping_from_dict(FEED_MAPPING).to_dict(), gw.wallet.clock()
+        )
     op_key, op_id = "", ""
-    if operator_key:
-        made, op_key = await gw.operator_keys.add(["all"], f"{provider} sandbox")
+    if operator_scopes:  # last: nothing after it can fail and leave the key behind
+        made, op_key = await gw.operator_keys.add(operator_scopes, f"{provider} sandbox")
         op_id = made.key_id
-    await gw.recon.store.set_mapping(
-        provider, mapping_from_dict(FEED_MAPPING).to_dict(), gw.wallet.clock()
-    )
     return ProviderSetup(provider, key_id, secret, webhook_secret, op_key, op_id)
+
+
+def _unreachable(what: str, url: str, exc: Exception) -> NoReturn:
+    err_console.print(f"[red]{what} did not answer at {escape(url)}:[/] {escape(str(exc))}")
+    raise typer.Exit(1) from None
 
 
 def _env(name: str, given: str | None) -> str:
@@ -107,13 +122,32 @@ def _env(name: str, given: str | None) -> str:
     return value
 
 
+def _on_stdin_closed(server: uvicorn.Server) -> None:
+    """Stop ``server`` when standard input closes: the parent that holds its other end (the
+    demo's `croupier run`) has gone, however it went, even SIGKILL. Watched by the event loop
+    itself (no thread: one blocked in a read would abort the interpreter at exit)."""
+    loop = asyncio.get_running_loop()
+    fd = sys.stdin.fileno()
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(fd)
+            server.should_exit = True
+
+    loop.add_reader(fd, readable)
+
+
 async def _serve_sandbox(
     provider: Provider, *, host: str, port: int, resend_seconds: float,
-    simulation: Simulation | None,
+    simulation: Simulation | None, exit_with_parent: bool = False,
 ) -> Summary | None:  # fmt: skip
     base = f"http://{host}:{port}"
     server = uvicorn.Server(uvicorn.Config(
-        create_app(provider), host=host, port=port, lifespan="off", log_config=None,
+        create_app(provider, simulation), host=host, port=port, lifespan="off", log_config=None,
         access_log=False,
     ))  # fmt: skip
     stop = asyncio.Event()
@@ -141,6 +175,8 @@ async def _serve_sandbox(
                 await asyncio.sleep(0.5)
         return await simulation.run()
 
+    if exit_with_parent:
+        _on_stdin_closed(server)
     serving = asyncio.create_task(server.serve())
     tasks = [asyncio.create_task(resend()), asyncio.create_task(players())]
     try:
@@ -209,6 +245,14 @@ def serve(
     memory: Annotated[
         bool, typer.Option("--memory", help="Keep nothing across restarts (no state dir).")
     ] = False,
+    exit_with_parent: Annotated[
+        bool,
+        typer.Option(
+            "--exit-with-parent",
+            hidden=True,
+            help="Stop when standard input closes (how `run --demo` starts it).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the sandbox provider (launch, spin, seeds, feed, chaos) until interrupted; with
     --players, simulated players play on it (forever, at --cadence)."""
@@ -241,7 +285,8 @@ def serve(
         soft_wrap=True,
     )  # fmt: skip
     summary = asyncio.run(_serve_sandbox(provider, host=host, port=port, resend_seconds=2.0,
-                                         simulation=simulation))  # fmt: skip
+                                         simulation=simulation,
+                                         exit_with_parent=exit_with_parent))  # fmt: skip
     if journal is not None:
         journal.close()
     if summary is not None:
@@ -254,7 +299,8 @@ def setup(
     database_url: DbOption = None,
 ) -> None:
     """Give a provider what it needs to run against this database's wallet: its signing key
-    (the primary, made if none), a new webhook secret, a new operator key with every scope,
+    (the primary, made if none), a new webhook secret, a new operator key for its players
+    (players:write, cashier, launch, catalogue:write),
     and the sandbox feed's reconciliation mapping. Prints them as shell exports, once."""
 
     async def use(gw: Gateway) -> ProviderSetup:
@@ -307,7 +353,13 @@ def players_cmd(
         await operator.aclose()
         return summary
 
-    summary = asyncio.run(go()).to_dict()
+    try:
+        summary = asyncio.run(go()).to_dict()
+    except httpx.HTTPError as exc:
+        _unreachable("the sandbox or the operator API", f"{url}, {wallet_url}", exc)
+    except OperatorError as exc:
+        err_console.print(f"[red]the operator API refused:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
     if json_out:
         console.print_json(json.dumps(summary))
         return
@@ -343,19 +395,49 @@ def chaos_cmd(
             err_console.print(f"[red]--set takes name=value, not {item!r}[/]")
             raise typer.Exit(2)
         changes[name] = json.loads(value) if value.replace(".", "", 1).isdigit() else value
-    with httpx.Client(base_url=url, timeout=10.0) as http:
-        if clear:
-            response = http.delete(f"/chaos/{endpoint}" if endpoint else "/chaos")
-        elif changes:
-            if endpoint is None:
-                err_console.print("[red]--set needs an endpoint[/]")
-                raise typer.Exit(2)
-            response = http.put(f"/chaos/{endpoint}", json=changes)
-        else:
-            response = http.get("/chaos")
+    if changes and endpoint is None:
+        err_console.print("[red]--set needs an endpoint[/]")
+        raise typer.Exit(2)
+    try:
+        with httpx.Client(base_url=url, timeout=10.0) as http:
+            if clear:
+                response = http.delete(f"/chaos/{endpoint}" if endpoint else "/chaos")
+            elif changes:
+                response = http.put(f"/chaos/{endpoint}", json=changes)
+            else:
+                response = http.get("/chaos")
+    except httpx.HTTPError as exc:
+        _unreachable("the sandbox", url, exc)
     console.print_json(response.text)
     if response.status_code >= 300:
         raise typer.Exit(1)
+
+
+def _players_action(action: str, url: str) -> None:
+    try:
+        response = httpx.post(f"{url.rstrip('/')}/players/{action}", timeout=60.0)
+    except httpx.HTTPError as exc:
+        _unreachable("the sandbox", url, exc)
+    console.print_json(response.text)
+    if response.status_code >= 300:
+        raise typer.Exit(1)
+
+
+@sandbox_app.command("pause")
+def pause_cmd(
+    url: Annotated[str, typer.Option(help="The sandbox provider.")] = SANDBOX_URL,
+) -> None:
+    """Pause a running sandbox's simulated players (`serve --players`, the demo's): no new
+    spin starts, and this waits for those under way. Then the day's feed is whole."""
+    _players_action("pause", url)
+
+
+@sandbox_app.command("resume")
+def resume_cmd(
+    url: Annotated[str, typer.Option(help="The sandbox provider.")] = SANDBOX_URL,
+) -> None:
+    """Let a paused sandbox's simulated players play again."""
+    _players_action("resume", url)
 
 
 def verify_round(
@@ -372,7 +454,7 @@ def verify_round(
     sandbox_url: Annotated[
         str | None,
         typer.Option(
-            help="Ask this sandbox for the revealed seed (GET /rounds is not needed: POST /verify)."
+            help="Have this sandbox verify it (POST /verify): it knows every seed it revealed."
         ),
     ] = None,
     json_out: JsonOption = False,
@@ -390,22 +472,22 @@ def verify_round(
     except ValueError:
         err_console.print("[red]not JSON[/]")
         raise typer.Exit(1) from None
-    evidence = document.get("fairness", document) if isinstance(document, dict) else {}
+    # The sandbox's POST /verify checks the whole document too: its fairness and its money.
     if sandbox_url and server_seed is None:
         try:
             response = httpx.post(f"{sandbox_url.rstrip('/')}/verify",
-                                  json={"evidence": evidence}, timeout=10.0)  # fmt: skip
+                                  json={"document": document}, timeout=10.0)  # fmt: skip
             out = response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            err_console.print(f"[red]the sandbox at {escape(sandbox_url)} did not answer:[/] {exc}")
-            raise typer.Exit(1) from None
+            _unreachable("the sandbox", sandbox_url, exc)
     else:
-        out = verdict_out(fair.verify(evidence if isinstance(evidence, dict) else {},
-                                      server_seed=server_seed))  # fmt: skip
+        out = verdict_out(fair.verify_document(document, server_seed=server_seed))
     if json_out:
         console.print_json(json.dumps(out))
     else:
-        table = Table("check", "passed", "detail", title="fair" if out["fair"] else "NOT fair")
+        waiting = any(c["check"] == "seed revealed" and not c["passed"] for c in out["checks"])
+        title = "fair" if out["fair"] else "not verifiable yet" if waiting else "NOT fair"
+        table = Table("check", "passed", "detail", title=title)
         for c in out["checks"]:
             table.add_row(c["check"], "yes" if c["passed"] else "[red]no[/]", escape(c["detail"]))
         console.print(table)
@@ -455,8 +537,8 @@ def certify_cmd(
     if secret is None or operator_key is None:
 
         async def use(gw: Gateway) -> ProviderSetup:
-            return await provision(gw, provider_code, webhook=False,
-                                   operator_key=operator_key is None)  # fmt: skip
+            scopes = CERTIFY_SCOPES if operator_key is None else ()
+            return await provision(gw, provider_code, webhook=False, operator_scopes=scopes)
 
         made: ProviderSetup = _gw(database_url, use)
         key_id, secret = key_id or made.key_id, secret or made.secret
@@ -484,6 +566,10 @@ def certify_cmd(
 
             return await certify(target, only=only, repeat=repeat, on_result=done)
 
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt  # so that the finally below revokes the run's operator key
+
+    signal.signal(signal.SIGTERM, interrupted)
     try:
         report = asyncio.run(go())
     finally:

@@ -34,7 +34,7 @@ async def test_a_restart_keeps_seeds_rounds_and_the_feed(api: Api, tmp_path: Pat
         old = provider.round_out(provider.rounds[played[0].id])
         assert "server_seed" not in old["fairness"]
         assert not fair.verify(old["fairness"]).fair
-        provider.rotate("pl-journal")
+        await provider.rotate("pl-journal")
 
     async with sandbox(api, seed=3, journal=Journal(state)) as box:
         old = box.provider.round_out(box.provider.rounds[played[0].id])

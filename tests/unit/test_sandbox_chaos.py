@@ -496,3 +496,19 @@ async def test_a_webhook_delivery_keeps_its_id_across_retries_and_is_signed() ->
     with pytest.raises(ValueError, match="no webhook secret"):
         await unsigned.deliver({}, msg_id="m")
     await unsigned.aclose()
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "switch"),
+    [("win", {"reorder": 0.5}), ("rollback", {"reorder": 0.1}), ("bet", {"drop": 0.5}),
+     ("win", {"drop": 1.0})],
+)  # fmt: skip
+def test_a_switch_only_where_it_means_something(endpoint: str, switch: dict[str, float]) -> None:
+    chaos = Chaos(seed=1)
+    with pytest.raises(ChaosError):
+        chaos.update(endpoint, switch)
+    assert chaos.get(endpoint) == Switch()
+    chaos.update("bet", {"reorder": 0.5})
+    chaos.update("webhook", {"drop": 0.5})
+    assert chaos.get("bet").reorder == 0.5
+    assert chaos.get("webhook").drop == 0.5

@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from croupier.sandbox import fair
 from croupier.sandbox.chaos import ENDPOINTS, ChaosError
+from croupier.sandbox.players import Simulation
 from croupier.sandbox.provider import Provider, SandboxError
 
 
@@ -48,16 +49,17 @@ async def _json(request: Request) -> dict[str, Any]:
     return body
 
 
-def _verify(evidence: object, server_seed: object) -> fair.Verdict:
-    seed = server_seed if isinstance(server_seed, str) else None
-    return fair.verify(evidence if isinstance(evidence, dict) else {}, server_seed=seed)
+class _Handlers:
+    """The routes' handlers, on one provider (and its simulated players, if any)."""
 
+    def __init__(self, provider: Provider, simulation: Simulation | None) -> None:
+        self.provider = provider
+        self.simulation = simulation
 
-def create_app(provider: Provider) -> Starlette:
-    async def launch(request: Request) -> Response:
-        return JSONResponse(await provider.launch(request.url.query))
+    async def launch(self, request: Request) -> Response:
+        return JSONResponse(await self.provider.launch(request.url.query))
 
-    async def spin(request: Request) -> Response:
+    async def spin(self, request: Request) -> Response:
         body = await _json(request)
         stake, game, params = body.get("stake"), body.get("game"), body.get("params", {})
         if not isinstance(stake, str):
@@ -68,41 +70,43 @@ def create_app(provider: Provider) -> Starlette:
             isinstance(k, str) and isinstance(v, str) for k, v in params.items()
         ):
             raise SandboxError(400, "INVALID_REQUEST", "params is an object of strings")
-        r = await provider.spin(
+        r = await self.provider.spin(
             request.path_params["session_id"], game=game, stake=stake, params=params
         )
-        return JSONResponse(provider.round_out(r))
+        return JSONResponse(self.provider.round_out(r))
 
-    async def seed(request: Request) -> Response:
+    async def seed(self, request: Request) -> Response:
         body = await _json(request)
-        session = provider.session(request.path_params["session_id"])
+        session = self.provider.session(request.path_params["session_id"])
         client_seed = body.get("client_seed")
         if client_seed is not None and not isinstance(client_seed, str):
             raise SandboxError(400, "SEED_INVALID", "client_seed is a string")
-        return JSONResponse(provider.rotate(session.player_id, client_seed))
+        return JSONResponse(await self.provider.rotate(session.player_id, client_seed))
 
-    async def round_(request: Request) -> Response:
-        r = provider.rounds.get(request.path_params["round_id"])
+    async def round_(self, request: Request) -> Response:
+        r = self.provider.rounds.get(request.path_params["round_id"])
         if r is None:
             raise SandboxError(404, "ROUND_NOT_FOUND", "no such round")
-        return JSONResponse(provider.round_out(r))
+        return JSONResponse(self.provider.round_out(r))
 
-    async def verify(request: Request) -> Response:
+    async def verify(self, request: Request) -> Response:
         body = await _json(request)
-        evidence = body.get("evidence", body)
-        seed_ = body.get("server_seed")
-        if isinstance(evidence, dict) and seed_ is None:
-            seed_ = provider.revealed.get(str(evidence.get("server_seed_hash")))
-        return JSONResponse(verdict_out(_verify(evidence, seed_)))
+        document = body.get("document", body.get("evidence", body))
+        given = body.get("server_seed")
+        evidence = document.get("fairness", document) if isinstance(document, dict) else None
+        if isinstance(evidence, dict) and given is None:
+            given = self.provider.revealed.get(str(evidence.get("server_seed_hash")))
+        seed = given if isinstance(given, str) else None
+        return JSONResponse(verdict_out(fair.verify_document(document, server_seed=seed)))
 
-    async def feed(request: Request) -> Response:
+    async def feed(self, request: Request) -> Response:
         try:
             day = date.fromisoformat(request.path_params["day"])
         except ValueError:
             raise SandboxError(400, "INVALID_REQUEST", "the day is YYYY-MM-DD") from None
-        return Response(provider.feed_csv(day), media_type="text/csv")
+        return Response(self.provider.feed_csv(day), media_type="text/csv")
 
-    async def chaos(request: Request) -> Response:
+    async def chaos(self, request: Request) -> Response:
         endpoint = request.path_params.get("endpoint")
         if endpoint is not None and endpoint not in ENDPOINTS:
             raise SandboxError(
@@ -110,41 +114,62 @@ def create_app(provider: Provider) -> Starlette:
             )
         try:
             if request.method == "PUT" and endpoint is not None:
-                provider.chaos.update(endpoint, await _json(request))
+                self.provider.chaos.update(endpoint, await _json(request))
             elif request.method == "DELETE":
-                provider.chaos.clear(endpoint)
+                self.provider.chaos.clear(endpoint)
         except ChaosError as exc:
             raise SandboxError(400, "CHAOS_INVALID", str(exc)) from None
-        return JSONResponse(provider.chaos.snapshot())
+        return JSONResponse(self.provider.chaos.snapshot())
 
-    async def stats(_: Request) -> Response:
-        return JSONResponse(provider.stats())
+    async def players(self, request: Request) -> Response:
+        sim = self.simulation
+        if sim is None:
+            raise SandboxError(404, "NO_PLAYERS", "this sandbox runs no simulated players")
+        action = request.path_params.get("action")
+        if action == "pause":
+            await sim.pause()
+        elif action == "resume":
+            sim.resume()
+        elif action is not None:
+            raise SandboxError(404, "ROUTE_NOT_FOUND", "POST /players/pause or /players/resume")
+        return JSONResponse(
+            {"paused": sim.paused, "in_flight": sim.in_flight, **sim.summary.to_dict()}
+        )
 
-    async def home(_: Request) -> Response:
-        return HTMLResponse(page(provider))
+    async def stats(self, _: Request) -> Response:
+        return JSONResponse(self.provider.stats())
 
-    async def healthz(_: Request) -> Response:
+    async def home(self, _: Request) -> Response:
+        return HTMLResponse(page(self.provider))
+
+    async def healthz(self, _: Request) -> Response:
         return JSONResponse({"status": "OK"})
 
-    async def sandbox_error(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, SandboxError)  # noqa: S101 - registered for this class only
-        return _error(exc)
 
+async def _sandbox_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SandboxError)  # noqa: S101 - registered for this class only
+    return _error(exc)
+
+
+def create_app(provider: Provider, simulation: Simulation | None = None) -> Starlette:
+    h = _Handlers(provider, simulation)
     return Starlette(
         routes=[
-            Route("/", home),
-            Route("/healthz", healthz),
-            Route("/launch", launch),
-            Route("/sessions/{session_id}/spin", spin, methods=["POST"]),
-            Route("/sessions/{session_id}/seed", seed, methods=["POST"]),
-            Route("/rounds/{round_id}", round_),
-            Route("/verify", verify, methods=["POST"]),
-            Route("/feed/{day}", feed),
-            Route("/chaos", chaos, methods=["GET", "DELETE"]),
-            Route("/chaos/{endpoint}", chaos, methods=["PUT", "DELETE"]),
-            Route("/stats", stats),
+            Route("/", h.home),
+            Route("/healthz", h.healthz),
+            Route("/launch", h.launch),
+            Route("/sessions/{session_id}/spin", h.spin, methods=["POST"]),
+            Route("/sessions/{session_id}/seed", h.seed, methods=["POST"]),
+            Route("/rounds/{round_id}", h.round_),
+            Route("/verify", h.verify, methods=["POST"]),
+            Route("/feed/{day}", h.feed),
+            Route("/chaos", h.chaos, methods=["GET", "DELETE"]),
+            Route("/chaos/{endpoint}", h.chaos, methods=["PUT", "DELETE"]),
+            Route("/stats", h.stats),
+            Route("/players", h.players),
+            Route("/players/{action}", h.players, methods=["POST"]),
         ],
-        exception_handlers={SandboxError: sandbox_error},
+        exception_handlers={SandboxError: _sandbox_error},
     )
 
 

@@ -308,6 +308,8 @@ async def rollback_after(run: Run) -> tuple[str, dict[str, Any]]:
     end = await p.balance(client)
     evidence = {"balance_after_lost_bet": p.amount(taken), "rollback": brief(rolled),
                 "resent_bet": brief(resent)}  # fmt: skip
+    if taken != start - stake:
+        raise Failed("the bet whose answer was lost did not take the stake", **evidence)
     if not rolled.ok:
         raise Failed(f"the rollback was refused ({rolled.code})", **evidence)
     expect_balance("after the lost bet, its rollback and the bet resent", end, start, p,
@@ -346,7 +348,8 @@ async def reconciliation(run: Run) -> tuple[str, dict[str, Any]]:
     net: dict[str, int] = dict.fromkeys(starts, 0)
     signs = {"BET": -1, "WIN": 1, "REFUND": 1, "ROUND_END": 0}
     for row in provider.feed:
-        if row.status == "OK":
+        # A CANCELLED bet was taken, then refunded by its REFUND line; a FAILED one never taken.
+        if row.status == "OK" or (row.kind == "BET" and row.status == "CANCELLED"):
             net[row.player_id] += signs[row.kind] * to_minor(row.amount, players[0].exponent)
     mismatches = {}
     for p in players:
@@ -460,10 +463,12 @@ async def delayed_settlement(run: Run) -> tuple[str, dict[str, Any]]:
     tx, rnd = run.ref("bet"), run.ref("round")
     bet = await client.call("bet", p.bet(tx, rnd, stake))
     await asyncio.sleep(0.5)
-    relaunched = await run.player("0.00")  # the player moved on to another game meanwhile
+    # Meanwhile the player launched the game again: a new session, the round's one left behind.
+    relaunched = await run.operator.launch(p.id, run.target.credentials.provider, p.game)
     win = await client.call("win", p.win(run.ref("win"), rnd, prize, token=False))
     end = await p.balance(client)
-    evidence = {"bet": brief(bet), "late_win": brief(win), "other_player": relaunched.id}
+    evidence = {"bet": brief(bet), "late_win": brief(win),
+                "new_session": relaunched.get("session_id")}  # fmt: skip
     if not win.ok:
         raise Failed(f"the late win was refused ({win.code})", **evidence)
     expect_balance("after a late win", end, start - stake + prize, p, **evidence)
@@ -487,18 +492,23 @@ async def partial_outage(run: Run) -> tuple[str, dict[str, Any]]:
         if not bet.definitive:  # what a provider does: give the stake back
             rb = await steady.call("rollback", p.rollback(run.ref("rb"), rnd, tx))
             outcomes.append({"round": rnd, "bet": brief(bet), "rollback": brief(rb)})
+            if not rb.ok:
+                raise Failed(f"{tx}: the rollback of an undecided bet was refused ({rb.code})",
+                             rounds=outcomes)  # fmt: skip
             continue
-        if not bet.ok:
+        if not bet.ok:  # a funded player's bet: nothing may refuse it
             outcomes.append({"round": rnd, "bet": brief(bet)})
-            continue
+            raise Failed(f"{tx}: refused with {bet.code} through the outage", rounds=outcomes)
         expected -= stake
         paid = prize if i % 2 else stake
         payload = p.win(run.ref("win"), rnd, paid)
         win = await flaky.call("win", payload)
         if not win.definitive:  # a win is owed: sent again until the wallet decides
             win = await steady.call("win", payload)
-        expected += paid if win.ok else 0
         outcomes.append({"round": rnd, "bet": brief(bet), "win": brief(win)})
+        if not win.ok:
+            raise Failed(f"{payload['tx_id']}: the win was not paid ({win.code})", rounds=outcomes)
+        expected += paid
     end = await p.balance(steady)
     evidence = {"rounds": outcomes, "chaos_fired": chaos.snapshot()["fired"]}
     expect_balance("after the outage", end, expected, p, **evidence)
@@ -658,7 +668,7 @@ async def certify(
                 "catalogue entries for the run",
                 passed=False,
                 seconds=0.0,
-                detail=str(exc),
+                detail=f"the operator API at {target.operator_url}: {exc}",
                 evidence={},
             )
             report.results.append(result)

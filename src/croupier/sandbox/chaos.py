@@ -108,6 +108,10 @@ class Chaos:
     def set(self, endpoint: str, switch: Switch) -> None:
         if endpoint not in ENDPOINTS:
             raise ChaosError(f"unknown endpoint {endpoint!r}; known: {', '.join(ENDPOINTS)}")
+        if switch.reorder and endpoint != "bet":
+            raise ChaosError("reorder is a switch of bets only (a rollback before its bet)")
+        if switch.drop and endpoint != "webhook":
+            raise ChaosError("drop is a switch of webhooks only (held back, resent later)")
         self.switches[endpoint] = switch
         self._bursts[endpoint] = switch.burst
 

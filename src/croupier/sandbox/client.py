@@ -84,16 +84,17 @@ class Answer:
 
     @property
     def definitive(self) -> bool:
-        """The wallet decided (applied or refused for good): not worth sending again."""
+        """The wallet decided (applied, or refused for good), and said so itself: its answer
+        is signed for this request. An unsigned refusal (an auth proxy's 401, a 404 during a
+        deploy, a key revoked mid-round) proves nothing about the call: sent again, and for a
+        bet the provider rolls back."""
         if self.ok:
             return True
-        if self.status is None or self.status in RETRYABLE_STATUSES:
-            return False
-        if self.status == 200:  # an OK not proven the wallet's, or a 200 that is not its JSON
+        if self.status is None or self.status in RETRYABLE_STATUSES or not self.verified:
             return False
         error = self.body.get("error")
         retry_class = error.get("retry_class") if isinstance(error, dict) else None
-        return retry_class != "retryable"
+        return isinstance(error, dict) and retry_class != "retryable"
 
     @property
     def transaction(self) -> dict[str, Any]:

@@ -617,6 +617,51 @@ def verify(evidence: dict[str, object], *, server_seed: str | None = None) -> Ve
     return Verdict(fair=all(ok for _, ok, _ in checks), checks=checks, recomputed=recomputed)
 
 
+def verify_document(document: object, *, server_seed: str | None = None) -> Verdict:
+    """``verify`` of a whole document: a round event (its ``fairness``, and the money its
+    ``bet`` and ``win`` moved), a round as the sandbox answers it (``fairness``, ``stake`` and
+    ``payout``), or the bare evidence. Where the document says what money moved, a last check,
+    "money", requires it to be the stake and payout the evidence proves: a round paid less (or
+    charged more) than its fair outcome is not fair. Never raises."""
+    if not isinstance(document, dict):
+        return Verdict(fair=False, checks=[("evidence", False, "not a JSON object")],
+                       recomputed=None)  # fmt: skip
+    evidence = document.get("fairness", document)
+    if not isinstance(evidence, dict):
+        return Verdict(fair=False, checks=[("evidence", False, "fairness is not an object")],
+                       recomputed=None)  # fmt: skip
+    verdict = verify(evidence, server_seed=server_seed)
+    moved = _moved(document) if evidence is not document else None
+    if moved is None or not verdict.fair:
+        return verdict
+    proven = (_parse_minor(evidence.get("stake")), _parse_minor(evidence.get("payout")))
+    said = (_parse_minor(moved[0]), _parse_minor(moved[1]))
+    same = all(
+        a is not None and b is not None and a[0] * 10 ** b[1] == b[0] * 10 ** a[1]
+        for a, b in zip(proven, said, strict=True)
+    )
+    detail = (
+        f"moved stake {moved[0]} and payout {moved[1]}, as the evidence proves" if same
+        else f"moved stake {moved[0]} and payout {moved[1]}; the evidence proves "
+        f"{evidence.get('stake')} and {evidence.get('payout')}"
+    )  # fmt: skip
+    checks = [*verdict.checks, ("money", same, detail)]
+    return Verdict(fair=same, checks=checks, recomputed=verdict.recomputed)
+
+
+def _moved(document: dict[str, object]) -> tuple[object, object] | None:
+    """(stake, payout) the document says moved: a round event's bet and win (none: 0), or a
+    sandbox round's stake and payout; None when it says nothing of money."""
+    bet = document.get("bet")
+    if isinstance(bet, dict):
+        win = document.get("win")
+        payout = win.get("amount") if isinstance(win, dict) else "0"
+        return bet.get("amount"), payout
+    if "stake" in document and "payout" in document:
+        return document["stake"], document["payout"]
+    return None
+
+
 # -- seeds --------------------------------------------------------------------------------------
 
 

@@ -7,6 +7,9 @@ its own (``var/sandbox/<provider>/`` by default).
 - ``rounds.jsonl``: each round as it ends (and again if a resend settles it later).
 - ``feed.jsonl``: each line of the transaction feed (and again when a resent rollback changes
   what a bet became).
+- ``pending.jsonl``: each call or delivery still owed (a win, a rollback, an end of round, a
+  round event the wallet has not decided), and when it was decided: a restart resends what
+  is still owed.
 
 Reading replays the files, the last record of a key winning. A line cut short by a crash is
 skipped. Writes are flushed, not fsynced: the sandbox is a rehearsal partner, the wallet is
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-FILES = ("seeds", "rounds", "feed")
+FILES = ("seeds", "rounds", "feed", "pending")
 
 
 @dataclass
@@ -29,6 +32,7 @@ class Restored:
     revealed: dict[str, str] = field(default_factory=dict)
     rounds: dict[str, dict[str, Any]] = field(default_factory=dict)
     feed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pending: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: int = 0
 
 
@@ -36,6 +40,7 @@ class Journal:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # seeds in use are secrets
+        directory.chmod(0o700)  # also when it was there before
         self._files: dict[str, IO[str]] = {}
 
     def _file(self, name: str) -> IO[str]:
@@ -84,5 +89,7 @@ class Journal:
             out.seeds[str(record["player_id"])] = record
         elif name == "rounds":
             out.rounds[str(record["id"])] = record
+        elif name == "pending":
+            out.pending[str(record["key"])] = record
         else:
             out.feed[str(record["tx_id"])] = record

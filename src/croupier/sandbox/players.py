@@ -41,6 +41,9 @@ class Plan:
     deposit: str = "100.00"
     tag: str = "sim"
     seed: int | None = None
+    rotate_every: int | None = 25
+    """A player rotates its seeds every this many rounds (revealing the old server seed, so
+    its rounds can be verified), as careful players do; None: never."""
 
 
 @dataclass
@@ -51,6 +54,7 @@ class Summary:
     latencies: list[float] = field(default_factory=list)
     launches: int = 0
     deposits: int = 0
+    rotations: int = 0
     seconds: float = 0.0
 
     def count(self, status: str, error: str | None, seconds: float) -> None:
@@ -65,7 +69,8 @@ class Summary:
         return {
             "rounds": self.rounds, "by_status": dict(sorted(self.by_status.items())),
             "errors": dict(sorted(self.errors.items())), "launches": self.launches,
-            "deposits": self.deposits, "seconds": round(self.seconds, 2),
+            "deposits": self.deposits, "rotations": self.rotations,
+            "seconds": round(self.seconds, 2),
             "latency_ms": {"p50": percentile(ordered, 50), "p99": percentile(ordered, 99)},
         }  # fmt: skip
 
@@ -88,6 +93,36 @@ class Simulation:
         self.summary = Summary()
         self.rng = random.Random(plan.seed)  # noqa: S311 - simulated choices, not cryptography
         self.stop = asyncio.Event()
+        self.running = asyncio.Event()
+        self.running.set()
+        self.in_flight = 0
+
+    @property
+    def paused(self) -> bool:
+        return not self.running.is_set()
+
+    async def pause(self, seconds: float = 30) -> int:
+        """Stop starting spins, and wait (up to ``seconds``) for those under way to end:
+        then nothing moves (a feed fetched now is the whole day so far). Returns the spins
+        still under way (0 unless the wallet is very slow)."""
+        self.running.clear()
+        deadline = time.monotonic() + seconds
+        while self.in_flight and time.monotonic() < deadline:  # noqa: ASYNC110 - a count
+            await asyncio.sleep(0.05)
+        return self.in_flight
+
+    def resume(self) -> None:
+        self.running.set()
+
+    async def _may_spin(self) -> bool:
+        """Wait while paused; False once stopping."""
+        if self.paused:
+            waiters = {asyncio.ensure_future(self.running.wait()),
+                       asyncio.ensure_future(self.stop.wait())}  # fmt: skip
+            _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in pending:
+                waiter.cancel()
+        return not self.stop.is_set()
 
     async def run(self) -> Summary:
         began = time.perf_counter()
@@ -117,6 +152,11 @@ class Simulation:
         code = error.get("code") if isinstance(error, dict) else None
         return "error", str(code or f"HTTP_{response.status_code}")
 
+    async def _rotate(self, session_id: str) -> None:
+        response = await self.sandbox.post(f"/sessions/{session_id}/seed", json={})
+        response.raise_for_status()
+        self.summary.rotations += 1
+
     async def _player(self, index: int) -> None:
         plan = self.plan
         ref = f"{plan.tag}-{index + 1}"
@@ -129,15 +169,26 @@ class Simulation:
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 break
+            if not await self._may_spin():
+                break
             game = self.rng.choice(sorted(GAMES))
             began = time.perf_counter()
+            self.in_flight += 1
             try:
                 if game not in sessions:
                     sessions[game] = await self._launch(player_id, game)
                 status, error = await self._spin(sessions[game], game)
+                if (
+                    plan.rotate_every
+                    and status == "settled"
+                    and ((played + 1) % plan.rotate_every == 0)
+                ):
+                    await self._rotate(sessions[game])
             except (httpx.HTTPError, OperatorError, ValueError, KeyError) as exc:
                 # Counted like any refusal; the player waits and tries again, as people do.
                 status, error = "error", _code_of(exc)
+            finally:
+                self.in_flight -= 1
             self.summary.count(status, error, time.perf_counter() - began)
             played += 1
             self.on_round()

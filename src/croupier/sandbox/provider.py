@@ -147,6 +147,10 @@ class Pending:
     msg_id: str = ""
     tries: int = 0
 
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.msg_id or self.payload.get('tx_id', '')}"
+
 
 class Provider:
     def __init__(
@@ -191,6 +195,25 @@ class Provider:
             self.rounds[round_id] = Round(**{k: v for k, v in r.items() if k in names})
         for row in restored.feed.values():
             self.feed.append(FeedRow(**{**row, "at": datetime.fromisoformat(row["at"])}))
+        for item in restored.pending.values():
+            if item.get("owed"):
+                self.pending.append(Pending(
+                    str(item["kind"]), dict(item["payload"]), str(item["round_id"]),
+                    msg_id=str(item.get("msg_id", "")),
+                ))  # fmt: skip
+
+    def _owe(self, item: Pending) -> None:
+        """Something the wallet has not decided: resent until it is (kept across restarts)."""
+        self.pending.append(item)
+        if self.journal is not None:
+            self.journal.write("pending", {
+                "key": item.key, "owed": True, "kind": item.kind, "payload": item.payload,
+                "round_id": item.round_id, "msg_id": item.msg_id,
+            })  # fmt: skip
+
+    def _settled(self, item: Pending) -> None:
+        if self.journal is not None:
+            self.journal.write("pending", {"key": item.key, "owed": False})
 
     def _keep_seed(self, player_id: str, pair: fair.SeedPair) -> None:
         if self.journal is not None:
@@ -276,8 +299,17 @@ class Provider:
             self._keep_seed(player_id, pair)
         return pair
 
-    def rotate(self, player_id: str, client_seed: str | None = None) -> dict[str, Any]:
-        """A new server seed (its commitment shown), the old one revealed for verification."""
+    async def rotate(self, player_id: str, client_seed: str | None = None) -> dict[str, Any]:
+        """A new server seed (its commitment shown), the old one revealed for verification.
+        Under the player's lock: a round in flight finishes on the old seed first, and its
+        nonce is kept before the seed is revealed, never after."""
+        async with self._lock(player_id):
+            return self._rotate(player_id, client_seed)
+
+    def _lock(self, player_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(player_id, asyncio.Lock())
+
+    def _rotate(self, player_id: str, client_seed: str | None) -> dict[str, Any]:
         old = self.seed_pair(player_id)
         try:
             new, revealed = fair.rotate(old, client_seed=client_seed)
@@ -321,8 +353,7 @@ class Provider:
         if game not in fair.GAMES:
             raise SandboxError(404, "GAME_NOT_FOUND", f"the sandbox has no game {game!r}")
         # One round at a time per player: the nonce is the round's place in the seed's order.
-        lock = self._locks.setdefault(session.player_id, asyncio.Lock())
-        async with lock:
+        async with self._lock(session.player_id):
             pair = self.seed_pair(session.player_id)
             try:  # params checked before any money moves
                 fair.play(game, server_seed=pair.server_seed, client_seed=pair.client_seed,
@@ -353,10 +384,10 @@ class Provider:
         if self.chaos.roll("bet", "reorder"):
             # The provider gave up on the bet before sending it: its rollback goes first, and
             # the bet, delayed somewhere, arrives after it. The wallet must refuse it.
-            await self._rollback(s, r)
+            decided = await self._rollback(s, r) is not None
             late = await self.client.call("bet", bet)
             taken = late.ok and late.transaction.get("outcome") == "applied"
-            if taken:
+            if taken and decided:  # an undecided rollback may truly have come second
                 self.anomalies.append(f"{r.bet_tx}: a bet after its rollback was taken")
             r.status = "void"
             r.error = "ROLLED_BACK_BEFORE_BET"
@@ -371,12 +402,12 @@ class Provider:
             self._row(r, r.bet_tx, "BET", r.stake, "FAILED")
             return
         else:  # undecided: the stake may have been taken; give it back
-            reversed_ = await self._rollback(s, r)
+            reversed_ = bool(await self._rollback(s, r))
             r.status, r.error = "void", answer.code
             # The rollback says what happened to the bet: taken and given back, or never
             # taken (the rollback left a tombstone, or found the bet refused).
             self._row(r, r.bet_tx, "BET", r.stake, "CANCELLED" if reversed_ else "FAILED")
-            await self._event(s, r, "rollback")
+            await self._event(r, "rollback")
             return
         self._row(r, r.bet_tx, "BET", r.stake, "OK")
         outcome = fair.play(r.game, server_seed=pair.server_seed, client_seed=pair.client_seed,
@@ -408,8 +439,8 @@ class Provider:
             self.anomalies.append(f"{payload['tx_id']}: {call} refused with {answer.code}")
         else:
             r.status, r.error = "pending", answer.code
-            self.pending.append(Pending(call, payload, r.id))
-        await self._event(s, r, "round")
+            self._owe(Pending(call, payload, r.id))
+        await self._event(r, "round")
 
     def _before(self, answer: Answer, r: Round) -> str | None:
         cash = (answer.balance() or ("", ""))[0]
@@ -419,8 +450,9 @@ class Provider:
         taken = to_minor(str(tx.get("cash_amount", "0")), r.exponent)
         return to_text(to_minor(cash, r.exponent) + taken, r.exponent)
 
-    async def _rollback(self, s: Session, r: Round) -> bool:
-        """Send the bet's rollback; whether it gave a stake back."""
+    async def _rollback(self, s: Session, r: Round) -> bool | None:
+        """Send the bet's rollback: whether it gave a stake back; None while undecided (it is
+        then resent until it is decided)."""
         r.rollback_tx = self._tx("rb")
         payload = {
             "player_id": s.player_id, "token": s.token, "tx_id": r.rollback_tx,
@@ -431,7 +463,8 @@ class Provider:
         reversed_ = answer.ok and answer.transaction.get("outcome") == "applied"
         self._row(r, r.rollback_tx, "REFUND", r.stake if reversed_ else 0, "OK")
         if not answer.definitive:
-            self.pending.append(Pending("rollback", payload, r.id))
+            self._owe(Pending("rollback", payload, r.id))
+            return None
         return reversed_
 
     def _rolled_back(self, r: Round, answer: Answer) -> None:
@@ -481,7 +514,7 @@ class Provider:
         event["checksum"] = checksum(event)
         return event
 
-    async def _event(self, s: Session, r: Round, kind: str) -> None:
+    async def _event(self, r: Round, kind: str) -> None:
         if self.client.webhook_secret is None:
             return
         if kind == "round" and (r.balance_before is None or r.balance_after is None):
@@ -489,7 +522,7 @@ class Provider:
         event = self.round_event(r, kind)
         msg_id = f"msg_{event['event_id']}"
         if self.chaos.roll("webhook", "drop"):
-            self.pending.append(Pending("webhook", event, r.id, msg_id=msg_id))
+            self._owe(Pending("webhook", event, r.id, msg_id=msg_id))
             return
         answer = await self.client.deliver(event, msg_id=msg_id)
         if answer.ok and self.chaos.roll("webhook", "duplicate"):
@@ -497,8 +530,7 @@ class Provider:
             if again.ok and not again.body.get("duplicate"):
                 self.anomalies.append(f"{msg_id}: a duplicate delivery was stored twice")
         if not answer.definitive:
-            self.pending.append(Pending("webhook", event, r.id, msg_id=msg_id))
-        _ = s
+            self._owe(Pending("webhook", event, r.id, msg_id=msg_id))
 
     async def resend(self) -> int:
         """One pass over what is owed: undecided wins, rollbacks and end-rounds, dropped or
@@ -513,16 +545,20 @@ class Provider:
                 answer = await self.client.call(item.kind, item.payload)
             if answer.definitive:
                 done += 1
+                self._settled(item)
                 r = self.rounds.get(item.round_id)
                 if r is not None and item.kind == "rollback":
                     self._rolled_back(r, answer)
                 if r is not None and r.status == "pending" and item.kind != "webhook":
                     r.status = "settled"
-                    r.balance_after = (answer.balance() or ("", ""))[0] or None
+                    if answer.ok:
+                        r.error = None
+                        r.balance_after = (answer.balance() or ("", ""))[0] or None
+                    else:  # refused for good: a case for reconciliation
+                        r.error = answer.code
+                        self.anomalies.append(f"{item.key}: refused with {answer.code}")
                     self._keep_round(r)
-                    session = self.sessions.get(r.session_id)
-                    if session is not None:
-                        await self._event(session, r, "round")
+                    await self._event(r, "round")
             else:
                 self.pending.append(item)
         return done
