@@ -10,7 +10,7 @@ from croupier.sandbox import fair
 from croupier.sandbox.chaos import Switch
 from croupier.sandbox.journal import Journal
 from tests.e2e.conftest import Api
-from tests.e2e.sandbox_fixtures import sandbox
+from tests.e2e.sandbox_fixtures import sandbox, seed_where
 
 DICE = {"target": "50.00", "direction": "under"}
 
@@ -80,3 +80,24 @@ def test_a_line_cut_short_is_skipped_and_the_files_are_private(tmp_path: Path) -
     assert restored.skipped == 1
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+
+
+async def test_a_win_still_owed_at_a_restart_is_resent_after_it(api: Api, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    async with sandbox(api, seed=6, journal=Journal(state)) as box:
+        session = await box.open("pl-owed")
+        box.fix_seed("pl-owed", seed_where(pays=True))
+        box.chaos.set("win", Switch(error_rate=1.0, error_status=503))
+        r = await box.provider.spin(session, stake="1.00", params=DICE)
+        assert r.status == "pending"
+        assert r.payout > 0
+        before = await box.cash("pl-owed")  # the stake taken, the win not paid
+    async with sandbox(api, seed=7, journal=Journal(state)) as box:
+        assert [p.kind for p in box.provider.pending] == ["win"]
+        assert await box.provider.resend() == 1
+        assert box.provider.pending == []
+        assert await box.cash("pl-owed") == before + r.payout
+        assert box.provider.rounds[r.id].status == "settled"
+    async with sandbox(api, seed=8, journal=Journal(state)) as box:
+        assert box.provider.pending == []  # paid: not owed again after the next restart
+        assert await box.provider.resend() == 0

@@ -262,3 +262,55 @@ def test_the_webhook_walkthrough_runs_against_a_server(tmp_path: Path) -> None:
     assert (balance["cash"], balance["bonus"]) == ("111.50", "3.00")
     assert "applied" in walk.stdout
     assert "dead" not in walk.stdout
+
+
+def _demo_env(tmp_path: Path, sandbox_port: int) -> dict[str, str]:
+    url = f"sqlite:///{tmp_path}/croupier.db"
+    upgrade(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CROUPIER_")}
+    env |= {"CROUPIER_DATABASE_URL": url, "CROUPIER_SANDBOX_PORT": str(sandbox_port),
+            "CROUPIER_DEMO_PLAYERS": "1"}  # fmt: skip
+    return env
+
+
+def _operator_keys(env: dict[str, str], tmp_path: Path) -> list[dict[str, str]]:
+    listed = subprocess.run(
+        [sys.executable, "-m", "croupier", "operator-keys", "list", "--json"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, check=True,
+    )  # fmt: skip
+    keys: list[dict[str, str]] = json.loads(listed.stdout)
+    return keys
+
+
+def test_the_demo_says_so_when_the_sandbox_port_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = _demo_env(tmp_path, taken.getsockname()[1])
+        port = _free_port()
+        server = _start(["--demo", "--port", str(port)], env, tmp_path)
+        err = tmp_path / "err.txt"
+        try:
+            _wait_for(lambda: "sandbox: did not start on port" in err.read_text(), err)
+            assert _healthy(port)  # the wallet serves on without it
+            keys = _operator_keys(env, tmp_path)
+            assert keys, "the sandbox's operator key was made"
+            assert all(k["status"] == "revoked" for k in keys), keys
+        finally:
+            server.send_signal(signal.SIGTERM)
+            assert server.wait(timeout=30) == 0, err.read_text()
+
+
+def test_the_demo_sandbox_stops_when_run_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves no handler to run: the sandbox notices its standard input close."""
+    sandbox_port = _free_port()
+    env = _demo_env(tmp_path, sandbox_port)
+    server = _start(["--demo", "--port", str(_free_port())], env, tmp_path)
+    err = tmp_path / "err.txt"
+    try:
+        _wait_for(lambda: _healthy(sandbox_port), err)
+        [sandbox] = _children(server.pid)
+    finally:
+        server.kill()
+        server.wait(timeout=30)
+    _wait_for(lambda: not Path(f"/proc/{sandbox}").exists(), err, seconds=15)
