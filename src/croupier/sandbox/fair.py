@@ -384,7 +384,7 @@ def play(
     return Outcome(game=game, params=dict(params), stake=stake, payout=payout, display=display)
 
 
-def _format_minor(amount: int, exponent: int) -> str:
+def format_minor(amount: int, exponent: int) -> str:
     """Minor units as a decimal string with ``exponent`` decimals: (1234, 2) -> "12.34"."""
     if exponent == 0:
         return str(amount)
@@ -432,8 +432,8 @@ def evidence(
             "nonce": _check_nonce(nonce),
             "game": outcome.game,
             "params": dict(outcome.params),
-            "stake": _format_minor(outcome.stake, exponent),
-            "payout": _format_minor(outcome.payout, exponent),
+            "stake": format_minor(outcome.stake, exponent),
+            "payout": format_minor(outcome.payout, exponent),
             "result": copy.deepcopy(outcome.display),
         }
     )
@@ -598,8 +598,8 @@ def verify(evidence: dict[str, object], *, server_seed: str | None = None) -> Ve
     recomputed: dict[str, object] = {
         "game": claim.game,
         "params": dict(claim.params),
-        "stake": _format_minor(outcome.stake, exponent),
-        "payout": _format_minor(outcome.payout, exponent),
+        "stake": format_minor(outcome.stake, exponent),
+        "payout": format_minor(outcome.payout, exponent),
         "result": outcome.display,
     }
     claimed, actual = _canonical(claim.result), _canonical(outcome.display)

@@ -71,10 +71,8 @@ def to_minor(text: str, exponent: int) -> int:
     return minor
 
 
-def to_text(minor: int, exponent: int) -> str:
-    sign = "-" if minor < 0 else ""
-    whole, frac = divmod(abs(minor), 10**exponent)
-    return f"{sign}{whole}.{frac:0{exponent}d}" if exponent else f"{sign}{whole}"
+to_text = fair.format_minor
+"""Minor units as a decimal string of the currency's decimals: (1234, 2) is "12.34"."""
 
 
 def exponent_of(balance: str) -> int:
