@@ -161,6 +161,13 @@ async def _serve_sandbox(
     async def players() -> Summary | None:
         if simulation is None:
             return None
+        try:
+            return await play(simulation)
+        except (httpx.HTTPError, OperatorError) as exc:  # said, not swallowed at shutdown
+            err_console.print(f"[red]the simulated players stopped:[/] {escape(str(exc))}")
+            return None
+
+    async def play(simulation: Simulation) -> Summary:
         while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
             await asyncio.sleep(0.05)
         for attempt in range(60):  # the wallet may still be starting
@@ -398,6 +405,10 @@ def chaos_cmd(
     if changes and endpoint is None:
         err_console.print("[red]--set needs an endpoint[/]")
         raise typer.Exit(2)
+    if endpoint is not None and endpoint not in ENDPOINTS:
+        known = ", ".join(ENDPOINTS)
+        err_console.print(f"[red]unknown endpoint {escape(endpoint)}[/]; known: {known}")
+        raise typer.Exit(2)
     try:
         with httpx.Client(base_url=url, timeout=10.0) as http:
             if clear:
@@ -408,6 +419,12 @@ def chaos_cmd(
                 response = http.get("/chaos")
     except httpx.HTTPError as exc:
         _unreachable("the sandbox", url, exc)
+    if endpoint is not None and not clear and not changes and response.status_code == 200:
+        everything = response.json()  # one endpoint asked for: its switch and counters alone
+        one = {"switches": {endpoint: everything["switches"].get(endpoint)},
+               "fired": {endpoint: everything["fired"].get(endpoint, {})}}  # fmt: skip
+        console.print_json(json.dumps(one))
+        return
     console.print_json(response.text)
     if response.status_code >= 300:
         raise typer.Exit(1)
@@ -485,7 +502,11 @@ def verify_round(
     if json_out:
         console.print_json(json.dumps(out))
     else:
-        waiting = any(c["check"] == "seed revealed" and not c["passed"] for c in out["checks"])
+        waiting = any(
+            c["check"] == "seed revealed" and not c["passed"]
+            and str(c["detail"]).startswith("no server seed")
+            for c in out["checks"]
+        )  # fmt: skip
         title = "fair" if out["fair"] else "not verifiable yet" if waiting else "NOT fair"
         table = Table("check", "passed", "detail", title=title)
         for c in out["checks"]:

@@ -63,7 +63,8 @@ class OperatorClient:
         player_id = str(out["id"])
         if deposit is not None:
             await self.request("POST", f"/players/{player_id}/deposits", {
-                "reference": f"{ref}-deposit", "amount": deposit, "currency": currency,
+                # One first deposit per player and amount: a rerun with another finds its own.
+                "reference": f"{ref}-deposit-{deposit}", "amount": deposit, "currency": currency,
             })  # fmt: skip
         return player_id
 

@@ -195,12 +195,12 @@ class Simulation:
             if error in RELAUNCH:
                 sessions.pop(game, None)
             elif error == "INSUFFICIENT_FUNDS":
-                self.summary.deposits += 1
                 with contextlib.suppress(httpx.HTTPError, OperatorError):
                     await self.operator.request("POST", f"/players/{player_id}/deposits", {
-                        "reference": f"{ref}-topup-{self.summary.deposits}-{time.time_ns()}",
+                        "reference": f"{ref}-topup-{time.time_ns()}",
                         "amount": plan.deposit, "currency": plan.currency,
                     })  # fmt: skip
+                    self.summary.deposits += 1
             if plan.cadence:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop.wait(), plan.cadence)
