@@ -389,17 +389,19 @@ def _healthy(port: int) -> bool:
 
 def test_croupier_certify_passes_against_croupier_run(tmp_path: Path) -> None:
     """`croupier certify` with no keys given provisions its own in the database, runs every
-    test against `croupier run` over a socket and writes both reports; exit 0. An unknown
-    --only is a usage error (exit 2)."""
+    test against `croupier run --demo` (the demo `make run` starts: the sandbox and its
+    players play beside the run) over a socket and writes both reports; exit 0; its operator
+    key is revoked after. An unknown --only is a usage error (exit 2)."""
     url = f"sqlite:///{tmp_path}/croupier.db"
     upgrade(url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CROUPIER_")}
-    env |= {"CROUPIER_DATABASE_URL": url, "CROUPIER_SANDBOX_PORT": str(_free_port())}
+    env |= {"CROUPIER_DATABASE_URL": url, "CROUPIER_SANDBOX_PORT": str(_free_port()),
+            "CROUPIER_DEMO_PLAYERS": "2"}  # fmt: skip
     port = _free_port()
     err = tmp_path / "server-err.txt"
     with (tmp_path / "server-out.txt").open("wb") as out, err.open("wb") as errors:
         server = subprocess.Popen(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "croupier", "run", "--port", str(port)],
+            [sys.executable, "-m", "croupier", "run", "--demo", "--port", str(port)],
             stdout=out, stderr=errors, env=env, cwd=tmp_path,
         )  # fmt: skip
     try:
@@ -424,6 +426,13 @@ def test_croupier_certify_passes_against_croupier_run(tmp_path: Path) -> None:
         assert report["provider"] == "certify"
         assert "Certification PASSED" in (folder / "report.html").read_text()
         assert "reconciliation of the feed found no difference" in json.dumps(report)
+        keys = subprocess.run(
+            [sys.executable, "-m", "croupier", "operator-keys", "list", "--json"],
+            capture_output=True, text=True, env=env, cwd=tmp_path, check=True,
+        )  # fmt: skip
+        certify_keys = [k for k in json.loads(keys.stdout) if k["label"] == "certify sandbox"]
+        assert certify_keys, keys.stdout
+        assert all(k["status"] == "revoked" for k in certify_keys), certify_keys
 
         bad = subprocess.run(  # noqa: S603 - our own CLI
             [sys.executable, "-m", "croupier", "certify", "--wallet-url", wallet,
