@@ -314,18 +314,21 @@ async def _serve(
                 f"metrics at {base}/metrics, OpenAPI at {base}/openapi.json. Ctrl-C stops.",
                 soft_wrap=True,
             )
-        sandbox: _DemoSandbox | None = None
-        if demo and jobs:
-            await _demo(gw, base)
-            sandbox = await _demo_sandbox(gw, settings, base)
         # uvicorn stops serving on SIGINT or SIGTERM, then raises the signal again with
         # the handler it found; Python's default for SIGTERM would kill the process
-        # before the jobs stop and the store closes. Found handlers that do nothing let
-        # the shutdown below run (exit status 0), as systemd and Kubernetes expect.
+        # before the jobs stop and the store closes. Found handlers that only take note let
+        # the shutdown below run (exit status 0), as systemd and Kubernetes expect; a signal
+        # that comes before uvicorn serves (during the demo's setup) means: do not serve.
+        received: list[int] = []
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: None)
+            signal.signal(sig, lambda number, _: received.append(number))
+        sandbox: _DemoSandbox | None = None
         try:
-            await server.serve(sockets=[sock] if sock is not None else None)
+            if demo and jobs:
+                await _demo(gw, base)
+                sandbox = await _demo_sandbox(gw, settings, base, stopping=lambda: bool(received))
+            if not received:
+                await server.serve(sockets=[sock] if sock is not None else None)
         finally:
             stop.set()
             await asyncio.gather(*tasks)
@@ -448,11 +451,15 @@ class _DemoSandbox:
         await gw.operator_keys.revoke(self.operator_key_id)
 
 
-async def _came_up(process: asyncio.subprocess.Process, url: str, seconds: float = 20) -> bool:
-    """Whether the child answers ``url`` before it exits or ``seconds`` pass."""
+async def _came_up(
+    process: asyncio.subprocess.Process, url: str, stopping: Callable[[], bool],
+    seconds: float = 20,
+) -> bool:  # fmt: skip
+    """Whether the child answers ``url`` before it exits, we are stopped or ``seconds``
+    pass."""
     async with httpx.AsyncClient(timeout=2.0) as http:
         for _ in range(int(seconds * 10)):
-            if process.returncode is not None:
+            if process.returncode is not None or stopping():
                 return False
             with suppress(httpx.TransportError):
                 if (await http.get(url)).status_code == 200:
@@ -462,7 +469,9 @@ async def _came_up(process: asyncio.subprocess.Process, url: str, seconds: float
     return False
 
 
-async def _demo_sandbox(gw: Gateway, settings: Settings, base: str) -> _DemoSandbox | None:
+async def _demo_sandbox(
+    gw: Gateway, settings: Settings, base: str, *, stopping: Callable[[], bool]
+) -> _DemoSandbox | None:
     """Start the sandbox provider (its own process, docs/sandbox.md) with simulated players,
     paying through this server over HTTP. Its secrets go through the environment, never the
     command line."""
@@ -471,7 +480,7 @@ async def _demo_sandbox(gw: Gateway, settings: Settings, base: str) -> _DemoSand
     made = await provision(gw, "sandbox")
     started = None
     try:
-        started = await _start_demo_sandbox(made, settings, base)
+        started = await _start_demo_sandbox(made, settings, base, stopping)
     finally:
         if started is None:  # not running: its operator key goes now
             await gw.operator_keys.revoke(made.operator_key_id)
@@ -479,7 +488,7 @@ async def _demo_sandbox(gw: Gateway, settings: Settings, base: str) -> _DemoSand
 
 
 async def _start_demo_sandbox(
-    made: ProviderSetup, settings: Settings, base: str
+    made: ProviderSetup, settings: Settings, base: str, stopping: Callable[[], bool]
 ) -> _DemoSandbox | None:
     if "CROUPIER_LOG_LEVEL" not in os.environ:
         # One log line per call, from a handful of players, would bury what this prints.
@@ -501,7 +510,12 @@ async def _start_demo_sandbox(
     process = await asyncio.create_subprocess_exec(*command, env=env, stdin=subprocess.PIPE)
     exe = _command_path()
     sandbox = f"http://{settings.host}:{port}"
-    if not await _came_up(process, f"{sandbox}/healthz"):
+    if not await _came_up(process, f"{sandbox}/healthz", stopping):
+        if stopping():  # Ctrl-C or SIGTERM while it started: it goes too
+            with suppress(ProcessLookupError):
+                process.terminate()
+            await process.wait()
+            return None
         err_console.print(
             f"sandbox: did not start on port {port} (exit status {process.returncode}; see "
             "its message above): the wallet serves on without it. CROUPIER_SANDBOX_PORT "

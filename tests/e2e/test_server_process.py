@@ -314,3 +314,25 @@ def test_the_demo_sandbox_stops_when_run_is_killed(tmp_path: Path) -> None:
         server.kill()
         server.wait(timeout=30)
     _wait_for(lambda: not Path(f"/proc/{sandbox}").exists(), err, seconds=15)
+
+
+def test_sigterm_while_the_demo_sandbox_starts_stops_cleanly(tmp_path: Path) -> None:
+    """A signal that comes before the wallet serves (the demo still starting its sandbox)
+    means: do not serve. Exit 0, no sandbox left, its operator key revoked."""
+    sandbox_port = _free_port()
+    env = _demo_env(tmp_path, sandbox_port)
+    server = _start(["--demo", "--port", str(_free_port())], env, tmp_path)
+    out, err = tmp_path / "out.txt", tmp_path / "err.txt"
+    try:
+        _wait_for(lambda: "croupier call demo bet" in out.read_text(), err)  # then the sandbox
+        started = _children(server.pid)
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert code == 0, err.read_text()
+    assert "croupier stopped" in out.read_text()
+    for pid in started:
+        _wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists(), err, seconds=10)
+    assert all(k["status"] == "revoked" for k in _operator_keys(env, tmp_path))
