@@ -26,7 +26,7 @@ from croupier.bootstrap import Gateway
 from croupier.sandbox import fair
 from croupier.sandbox.app import create_app, verdict_out
 from croupier.sandbox.certify import TESTS, Report, Result, Target, certify
-from croupier.sandbox.chaos import ENDPOINTS, Chaos
+from croupier.sandbox.chaos import ENDPOINTS, Chaos, ChaosTransport
 from croupier.sandbox.client import Credentials, WalletClient
 from croupier.sandbox.journal import Journal
 from croupier.sandbox.operator import OperatorClient, OperatorError
@@ -68,7 +68,7 @@ def _gw(database_url: str | None, use: Any) -> Any:
 @dataclass(frozen=True)
 class ProviderSetup:
     """What the operator's side gives a provider to go live with: a signing key, a webhook
-    secret, an operator key for the players, the catalogue, the feed mapping."""
+    secret and an operator key for its players (the feed mapping is stored, not returned)."""
 
     provider: str
     key_id: str
@@ -200,6 +200,9 @@ async def _serve_sandbox(
         with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError, OperatorError):
             summary = await tasks[1]
         await provider.client.aclose()
+        if simulation is not None:
+            await simulation.sandbox.aclose()
+            await simulation.operator.aclose()
     return summary
 
 
@@ -266,8 +269,6 @@ def serve(
     creds = Credentials(provider_code, _env("CROUPIER_SANDBOX_KEY_ID", key_id),
                         _env("CROUPIER_SANDBOX_SECRET", secret))  # fmt: skip
     chaos = Chaos(chaos_seed)
-    from croupier.sandbox.chaos import ChaosTransport  # noqa: PLC0415
-
     client = WalletClient(wallet_url, creds, webhook_secret=webhook_secret,
                           transport=ChaosTransport(httpx.AsyncHTTPTransport(), chaos))  # fmt: skip
     journal = None if memory else Journal(state_dir or Path("var") / "sandbox" / provider_code)
@@ -306,9 +307,10 @@ def setup(
     database_url: DbOption = None,
 ) -> None:
     """Give a provider what it needs to run against this database's wallet: its signing key
-    (the primary, made if none), a new webhook secret, a new operator key for its players
-    (players:write, cashier, launch, catalogue:write),
-    and the sandbox feed's reconciliation mapping. Prints them as shell exports, once."""
+    (the primary, made if none), its webhook secret (made if none), a new operator key for
+    its players (players:write, cashier, launch, catalogue:write), and the sandbox feed's
+    reconciliation mapping (unless it has one). Prints them as shell exports: keep the
+    output private."""
 
     async def use(gw: Gateway) -> ProviderSetup:
         return await provision(gw, provider_code)
