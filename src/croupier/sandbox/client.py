@@ -12,7 +12,7 @@ import asyncio
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,11 +157,18 @@ class WalletClient:
     ) -> Answer:
         """Send ``call`` until the wallet decides or the attempts run out."""
         body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-        tries = attempts or self.backoff.attempts
+        return await self._retrying(lambda: self.send_once(call, body), attempts)
+
+    async def _retrying(
+        self, attempt_once: Callable[[], Awaitable[Answer]], attempts: int | None = None
+    ) -> Answer:
+        """``attempt_once`` until an answer is definitive or the attempts run out, waiting
+        the backoff (or ``Retry-After``) between them; the last answer, with its attempts and
+        the whole time taken."""
+        tries = max(1, attempts or self.backoff.attempts)
         started = time.perf_counter()
-        answer = Answer(call, None, {}, verified=False, attempts=0, seconds=0.0)
         for attempt in range(tries):
-            answer = await self.send_once(call, body)
+            answer = await attempt_once()
             answer.attempts = attempt + 1
             if answer.definitive or attempt + 1 == tries:
                 break
@@ -169,21 +176,11 @@ class WalletClient:
         answer.seconds = time.perf_counter() - started
         return answer
 
-    async def send_once(
-        self, call: str, body: bytes, *, sign: bool = True, nonce: str | None = None,
-        timestamp: int | None = None, secret: str | None = None,
+    async def _post(
+        self, call: str, path: str, body: bytes, headers: dict[str, str],
+        verified: Callable[[httpx.Response], bool],
     ) -> Answer:  # fmt: skip
-        """One attempt, signed afresh (or with the ``nonce``, ``timestamp`` or ``secret``
-        given, to test a wallet's refusals); never raises for the network."""
-        path = self.path(call)
-        nonce = nonce or secrets.token_urlsafe(18)
-        headers = {"content-type": "application/json"}
-        if sign:
-            headers |= signing.request_headers(
-                key_id=self.credentials.key_id, secret=secret or self.credentials.secret,
-                path=path, body=body, nonce=nonce,
-                timestamp=int(self.clock()) if timestamp is None else timestamp,
-            )  # fmt: skip
+        """One POST, timed and counted; never raises for the network."""
         began = time.perf_counter()
         try:
             response = await self.http.post(path, content=body, headers=headers)
@@ -197,11 +194,30 @@ class WalletClient:
             parsed = None
         answer = Answer(
             call, response.status_code, parsed if isinstance(parsed, dict) else {},
-            verified=self.verified(response, path, nonce), attempts=1, seconds=0.0,
+            verified=verified(response), attempts=1, seconds=0.0,
             retry_after=retry_after(response),
         )  # fmt: skip
         self.log.add(time.perf_counter() - began, answer.code or "OK")
         return answer
+
+    async def send_once(
+        self, call: str, body: bytes, *, sign: bool = True, nonce: str | None = None,
+        timestamp: int | None = None, secret: str | None = None,
+    ) -> Answer:  # fmt: skip
+        """One attempt, signed afresh (or with the ``nonce``, ``timestamp`` or ``secret``
+        given, to test a wallet's refusals); never raises for the network."""
+        path = self.path(call)
+        sent_nonce = nonce or secrets.token_urlsafe(18)
+        headers = {"content-type": "application/json"}
+        if sign:
+            headers |= signing.request_headers(
+                key_id=self.credentials.key_id, secret=secret or self.credentials.secret,
+                path=path, body=body, nonce=sent_nonce,
+                timestamp=int(self.clock()) if timestamp is None else timestamp,
+            )  # fmt: skip
+        return await self._post(
+            call, path, body, headers, lambda r: self.verified(r, path, sent_nonce)
+        )
 
     def verified(self, response: httpx.Response, path: str, nonce: str) -> bool:
         stamp = response.headers.get(signing.TIMESTAMP_HEADER, "")
@@ -223,44 +239,25 @@ class WalletClient:
 
     async def deliver(self, event: dict[str, Any], *, msg_id: str) -> Answer:
         """One webhook delivery (Standard Webhooks), retried like a call; the same
-        ``msg_id`` on every retry, as the standard asks."""
-        if self.webhook_secret is None:
+        ``msg_id`` on every retry, as the standard asks, signed at each attempt's time. The
+        inbox does not sign its answers: they count as the wallet's."""
+        secret = self.webhook_secret
+        if secret is None:
             raise ValueError("no webhook secret: deliveries cannot be signed")
         body = orjson.dumps(event)
         path = f"/webhooks/{self.credentials.provider}"
-        started = time.perf_counter()
-        answer = Answer("webhook", None, {}, verified=False, attempts=0, seconds=0.0)
-        for attempt in range(self.backoff.attempts):
+
+        async def once() -> Answer:
             stamp = int(self.clock())
             headers = {
                 "content-type": "application/json",
                 webhooks.ID_HEADER: msg_id,
                 webhooks.TIMESTAMP_HEADER: str(stamp),
-                webhooks.SIGNATURE_HEADER: webhooks.sign(self.webhook_secret, msg_id, stamp, body),
+                webhooks.SIGNATURE_HEADER: webhooks.sign(secret, msg_id, stamp, body),
             }
-            began = time.perf_counter()
-            try:
-                response = await self.http.post(path, content=body, headers=headers)
-            except httpx.TransportError as exc:
-                self.log.add(time.perf_counter() - began, "TIMEOUT")
-                answer = Answer("webhook", None, {}, verified=False, attempts=attempt + 1,
-                                seconds=0.0, transport_error=type(exc).__name__)  # fmt: skip
-            else:
-                try:
-                    parsed = orjson.loads(response.content)
-                except orjson.JSONDecodeError:
-                    parsed = None
-                answer = Answer(
-                    "webhook", response.status_code, parsed if isinstance(parsed, dict) else {},
-                    verified=True, attempts=attempt + 1, seconds=0.0,
-                    retry_after=retry_after(response),
-                )  # fmt: skip
-                self.log.add(time.perf_counter() - began, answer.code or "OK")
-            if answer.definitive or attempt + 1 == self.backoff.attempts:
-                break
-            await asyncio.sleep(self.backoff.delay(attempt, self.rng, self._retry_after(answer)))
-        answer.seconds = time.perf_counter() - started
-        return answer
+            return await self._post("webhook", path, body, headers, lambda _: True)
+
+        return await self._retrying(once)
 
 
 def retry_after(response: httpx.Response) -> float | None:
