@@ -178,18 +178,16 @@ class Simulation:
                 if game not in sessions:
                     sessions[game] = await self._launch(player_id, game)
                 status, error = await self._spin(sessions[game], game)
-                if (
-                    plan.rotate_every
-                    and status == "settled"
-                    and ((played + 1) % plan.rotate_every == 0)
-                ):
-                    await self._rotate(sessions[game])
             except (httpx.HTTPError, OperatorError, ValueError, KeyError) as exc:
                 # Counted like any refusal; the player waits and tries again, as people do.
                 status, error = "error", _code_of(exc)
             finally:
                 self.in_flight -= 1
             self.summary.count(status, error, time.perf_counter() - began)
+            rotate = plan.rotate_every and (played + 1) % plan.rotate_every == 0
+            if rotate and status == "settled":  # a failed rotation is tried at the next one
+                with contextlib.suppress(httpx.HTTPError):
+                    await self._rotate(sessions[game])
             played += 1
             self.on_round()
             if error in RELAUNCH:
