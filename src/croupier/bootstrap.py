@@ -174,6 +174,7 @@ class Gateway:
             max_body_bytes=self.settings.max_body_bytes,
             stuck=self.stuck,
             recon=ReconApi(self.recon, max_feed_bytes=self.settings.recon_max_feed_bytes),
+            delivery_body=self.inbox.store.delivery_body,
         )
         return create_app(
             [self.native],

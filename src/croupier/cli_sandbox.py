@@ -23,7 +23,7 @@ from rich.table import Table
 
 from croupier.adapters.recon_feeds import mapping_from_dict
 from croupier.bootstrap import Gateway
-from croupier.sandbox import fair
+from croupier.domain import fairness as fair
 from croupier.sandbox.app import create_app, verdict_out
 from croupier.sandbox.certify import TESTS, Report, Result, Target, certify
 from croupier.sandbox.chaos import ENDPOINTS, Chaos, ChaosTransport

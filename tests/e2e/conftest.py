@@ -223,6 +223,7 @@ async def api(store: WalletStore, wallet: WalletService, clock: FakeClock) -> As
         keys=operator_keys, players=players, catalogue=catalogue, wallet=wallet,
         launcher=launcher, protection=protection, metrics=metrics, max_body_bytes=65536,
         stuck=stuck, recon=ReconApi(recon, max_feed_bytes=4096),
+        delivery_body=inbox.store.delivery_body,
     )  # fmt: skip
     app = create_app(
         [native], metrics=metrics, access_log=False, known_provider=keys.known,

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from croupier.sandbox import fair
+from croupier.domain import fairness as fair
 from croupier.sandbox.app import create_app
 from croupier.sandbox.chaos import Chaos, ChaosTransport
 from croupier.sandbox.client import Backoff, Credentials, WalletClient

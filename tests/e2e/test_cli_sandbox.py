@@ -29,8 +29,8 @@ from croupier.bootstrap import gateway
 from croupier.cli import app
 from croupier.cli_sandbox import FEED_MAPPING, SANDBOX_SCOPES
 from croupier.config import Settings
+from croupier.domain import fairness as fair
 from croupier.domain.errors import OperatorKeyInvalid, ScopeNotGranted
-from croupier.sandbox import fair
 from croupier.sandbox.app import create_app
 from croupier.sandbox.client import Credentials, WalletClient
 from croupier.sandbox.provider import Provider

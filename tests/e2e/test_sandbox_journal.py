@@ -6,7 +6,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from croupier.sandbox import fair
+from croupier.domain import fairness as fair
 from croupier.sandbox.chaos import Switch
 from croupier.sandbox.journal import Journal
 from tests.e2e.conftest import Api

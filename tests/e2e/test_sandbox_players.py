@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from croupier.sandbox import fair
+from croupier.domain import fairness as fair
 from croupier.sandbox.app import create_app
 from croupier.sandbox.operator import OperatorClient, OperatorError
 from croupier.sandbox.players import Plan, Simulation, _code_of

@@ -23,7 +23,7 @@ from croupier.adapters.db.recon import SqlReconStore
 from croupier.adapters.recon_feeds import mapping_from_dict
 from croupier.adapters.webhook_events import SCHEMA, WebhookEventParser
 from croupier.cli_sandbox import FEED_MAPPING
-from croupier.sandbox import fair
+from croupier.domain import fairness as fair
 from croupier.sandbox.chaos import Switch
 from croupier.sandbox.client import Backoff
 from croupier.sandbox.provider import Round, to_text

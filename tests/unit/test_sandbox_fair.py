@@ -1,4 +1,4 @@
-"""Provably fair outcomes of the sandbox's games (croupier.sandbox.fair).
+"""Provably fair outcomes of the sandbox's games (croupier.domain.fairness).
 
 The byte generator reproduces the public Stake vector (/work/shared is not in the checkout, so
 its values are copied below). tests/vectors/sandbox-fair.json was computed by a one-off script
@@ -25,8 +25,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from croupier.sandbox import fair
-from croupier.sandbox.fair import FairnessError
+from croupier.domain import fairness as fair
+from croupier.domain.fairness import FairnessError
 
 # The vector of /work/shared/vectors/provably-fair-stake.json.
 STAKE_VECTOR: dict[str, Any] = {

@@ -9,6 +9,7 @@ is JSON; every refusal is a typed error (code, HTTP status, retry class), never 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
@@ -30,6 +31,7 @@ from croupier.api.app import (
 from croupier.api.metrics import Metrics
 from croupier.api.recon import ReconApi
 from croupier.api.stuck import render_stuck
+from croupier.domain import fairness
 from croupier.domain.catalogue import (
     CatalogueProvider,
     Game,
@@ -39,7 +41,12 @@ from croupier.domain.catalogue import (
     game_problems,
     provider_problems,
 )
-from croupier.domain.errors import CroupierError, InvalidRequest, UnsupportedMediaType
+from croupier.domain.errors import (
+    CroupierError,
+    InvalidRequest,
+    TransactionNotFound,
+    UnsupportedMediaType,
+)
 from croupier.domain.limits import LIMIT_KINDS, MONEY_LIMITS, TIME_LIMITS, LimitState
 from croupier.domain.money import CurrencyTable, format_decimal, money_details, parse_decimal
 from croupier.domain.players import KycStatus, PlayerProfile
@@ -81,6 +88,15 @@ class PlayerUpdateBody(msgspec.Struct, forbid_unknown_fields=True):
     birth_date: date | None = None
     kyc_status: KycStatus | None = None
     currency: str | None = None
+
+
+class VerifyBody(msgspec.Struct, forbid_unknown_fields=True):
+    """A round to verify: a webhook delivery the inbox stored (``delivery``, its id), or the
+    document itself (a round event, a provider's round, or bare fairness evidence)."""
+
+    delivery: int | None = None
+    document: dict[str, Any] | None = None
+    server_seed: str | None = None
 
 
 class CashierBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -384,7 +400,11 @@ class OperatorApi:
         max_body_bytes: int,
         stuck: StuckService | None = None,
         recon: ReconApi | None = None,
+        delivery_body: Callable[[int], Awaitable[bytes | None]] | None = None,
     ) -> None:
+        self.delivery_body = delivery_body
+        """The inbox's raw body of a delivery, for ``POST /rounds/verify``; the route exists
+        only with it."""
         self.recon = recon
         """Reconciliation's routes (``/recon/...``); they exist only with it."""
         if recon is not None:
@@ -431,6 +451,8 @@ class OperatorApi:
         ]
         if self.stuck is not None:
             table = [*table, ("GET", "/stuck", "history:read", self.stuck_report)]
+        if self.delivery_body is not None:
+            table = [*table, ("POST", "/rounds/verify", "history:read", self.verify_round)]
         if self.recon is not None:
             table = [*table, *self.recon.table()]
         by_path: dict[str, list[tuple[str, Callable[[Request], Awaitable[Response]]]]] = {}
@@ -672,6 +694,30 @@ class OperatorApi:
         assert self.stuck is not None  # noqa: S101 - the route exists only with it
         report = await self.stuck.report(limit=query_int(request, "limit", 200, 1, 1000))
         return 200, render_stuck(report, self.wallet.currencies)
+
+    async def verify_round(self, request: Request) -> tuple[int, Any]:
+        """Recompute a round from its fairness evidence (``croupier.domain.fairness``): a
+        stored webhook delivery by id, or a document sent. The verdict, never an error for an
+        unfair or unverifiable round: that is the answer."""
+        assert self.delivery_body is not None  # noqa: S101 - the route exists only with it
+        b = await self._body(request, VerifyBody)
+        if (b.delivery is None) == (b.document is None):
+            raise InvalidRequest("give delivery (a webhook delivery's id) or document, not both")
+        document: object = b.document
+        if b.delivery is not None:
+            raw = await self.delivery_body(b.delivery)
+            if raw is None:
+                raise TransactionNotFound(f"no webhook delivery {b.delivery}")
+            try:
+                document = json.loads(raw)
+            except (ValueError, RecursionError):
+                document = None  # a delivery that is not JSON: verify says so
+        verdict = fairness.verify_document(document, server_seed=b.server_seed)
+        return 200, {
+            "fair": verdict.fair,
+            "checks": [{"check": n, "passed": ok, "detail": d} for n, ok, d in verdict.checks],
+            "recomputed": verdict.recomputed,
+        }
 
     async def player_txs(self, request: Request) -> tuple[int, Any]:
         before, limit = _page(request)

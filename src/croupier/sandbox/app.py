@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from croupier.sandbox import fair
+from croupier.domain import fairness as fair
 from croupier.sandbox.chaos import ENDPOINTS, ChaosError
 from croupier.sandbox.players import Simulation
 from croupier.sandbox.provider import Provider, SandboxError

@@ -32,8 +32,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from croupier.domain import fairness as fair
 from croupier.domain.webhook_events import checksum
-from croupier.sandbox import fair
 from croupier.sandbox.chaos import Chaos
 from croupier.sandbox.client import Answer, WalletClient
 from croupier.sandbox.journal import Journal, Restored

@@ -1,5 +1,8 @@
-"""Provably fair outcomes for the sandbox's games: the byte generator, three games, evidence
-and its verification, and seed rotation. Pure functions, standard library only, no I/O.
+"""Provably fair rounds: the byte generator, the sandbox's three games, the evidence every
+round carries, its verification, and seed rotation. Pure functions, standard library only,
+no I/O. In the domain because both sides need it: the sandbox provider plays from it, and
+the operator verifies the rounds its providers report (`croupier verify-round`, the
+operator API's ``POST /rounds/verify``).
 
 **Byte generator** (Stake's public scheme, pinned by tests/vectors/provably-fair-stake.json):
 block ``r`` is HMAC-SHA256(key = the server seed's ASCII hex string,
