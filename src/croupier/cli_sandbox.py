@@ -24,7 +24,7 @@ from rich.table import Table
 from croupier.adapters.recon_feeds import mapping_from_dict
 from croupier.bootstrap import Gateway
 from croupier.domain import fairness as fair
-from croupier.sandbox.app import create_app, verdict_out
+from croupier.sandbox.app import create_app
 from croupier.sandbox.certify import TESTS, Report, Result, Target, certify
 from croupier.sandbox.chaos import ENDPOINTS, Chaos, ChaosTransport
 from croupier.sandbox.client import Credentials, WalletClient
@@ -500,7 +500,7 @@ def verify_round(
         except (httpx.HTTPError, ValueError) as exc:
             _unreachable("the sandbox", sandbox_url, exc)
     else:
-        out = verdict_out(fair.verify_document(document, server_seed=server_seed))
+        out = fair.verify_document(document, server_seed=server_seed).to_dict()
     if json_out:
         console.print_json(json.dumps(out))
     else:

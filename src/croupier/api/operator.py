@@ -712,12 +712,7 @@ class OperatorApi:
                 document = json.loads(raw)
             except (ValueError, RecursionError):
                 document = None  # a delivery that is not JSON: verify says so
-        verdict = fairness.verify_document(document, server_seed=b.server_seed)
-        return 200, {
-            "fair": verdict.fair,
-            "checks": [{"check": n, "passed": ok, "detail": d} for n, ok, d in verdict.checks],
-            "recomputed": verdict.recomputed,
-        }
+        return 200, fairness.verify_document(document, server_seed=b.server_seed).to_dict()
 
     async def player_txs(self, request: Request) -> tuple[int, Any]:
         before, limit = _page(request)

@@ -451,6 +451,15 @@ class Verdict:
     checks: list[tuple[str, bool, str]]
     recomputed: dict[str, object] | None
 
+    def to_dict(self) -> dict[str, object]:
+        """The verdict on the wire (the CLI's --json, the sandbox's and the operator API's
+        answers): ``{"fair", "checks": [{"check", "passed", "detail"}], "recomputed"}``."""
+        return {
+            "fair": self.fair,
+            "checks": [{"check": n, "passed": ok, "detail": d} for n, ok, d in self.checks],
+            "recomputed": self.recomputed,
+        }
+
 
 def _canonical(value: object) -> str | None:
     try:

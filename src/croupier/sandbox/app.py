@@ -97,7 +97,7 @@ class _Handlers:
         if isinstance(evidence, dict) and given is None:
             given = self.provider.revealed.get(str(evidence.get("server_seed_hash")))
         seed = given if isinstance(given, str) else None
-        return JSONResponse(verdict_out(fair.verify_document(document, server_seed=seed)))
+        return JSONResponse(fair.verify_document(document, server_seed=seed).to_dict())
 
     async def feed(self, request: Request) -> Response:
         try:
@@ -171,14 +171,6 @@ def create_app(provider: Provider, simulation: Simulation | None = None) -> Star
         ],
         exception_handlers={SandboxError: _sandbox_error},
     )
-
-
-def verdict_out(verdict: fair.Verdict) -> dict[str, Any]:
-    return {
-        "fair": verdict.fair,
-        "checks": [{"check": n, "passed": ok, "detail": d} for n, ok, d in verdict.checks],
-        "recomputed": verdict.recomputed,
-    }
 
 
 def page(provider: Provider) -> str:
